@@ -1,0 +1,123 @@
+"""Image ingestion and retrieval."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from imaging_ai.api.deps import IngestionServiceDep
+from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.images import ImagePublic
+from imaging_ai.imaging import render_png
+
+router = APIRouter(prefix="/api/v1/images", tags=["images"])
+
+_EXTENSIONS = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload an image",
+    description=(
+        "Stores a PNG (8 or 16 bit), JPEG or DICOM (uncompressed, JPEG baseline, JPEG 2000, RLE). "
+        "DICOM is de-identified (DICOM PS3.15 basic profile) before it is stored; the patient ID "
+        "becomes a pseudonymous key. Storage is content-addressed: uploading identical bytes again "
+        "returns the existing record with status 200."
+    ),
+    responses={
+        200: {"model": ImagePublic, "description": "These bytes were already stored; the existing record."},
+        **error_responses(413, 415, 422),
+    },
+)
+def upload_image(
+    service: IngestionServiceDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The image file: PNG, JPEG or DICOM.")],
+    site: Annotated[
+        str | None,
+        Form(
+            max_length=128, description="Site label (hospital or scanner); overrides the DICOM institution."
+        ),
+    ] = None,
+    patient_id: Annotated[
+        str | None,
+        Form(
+            max_length=64,
+            description="Hospital patient ID for non-DICOM uploads; only its keyed hash is kept.",
+        ),
+    ] = None,
+) -> ImagePublic:
+    result = service.ingest(file.file.read(), filename=file.filename, site=site, patient_id=patient_id)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return ImagePublic.from_record(result.image)
+
+
+@router.get(
+    "/{image_id}",
+    summary="Get an image record",
+    responses=error_responses(404, 422),
+)
+def get_image(image_id: uuid.UUID, service: IngestionServiceDep) -> ImagePublic:
+    return ImagePublic.from_record(service.get(image_id))
+
+
+@router.get(
+    "/{image_id}/render",
+    summary="Render an image for display",
+    description=(
+        "An 8-bit greyscale PNG of the frame used for inference. Without a window the default display "
+        "is used (DICOM VOI LUT or window, MONOCHROME1 inverted); `window_center` and `window_width` "
+        "(in modality units, e.g. Hounsfield units for CT) set a linear window. `size` limits the "
+        "longer side in pixels (never upscales)."
+    ),
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "PNG image."}, **error_responses(404, 422)},
+)
+def render_image(
+    image_id: uuid.UUID,
+    service: IngestionServiceDep,
+    window_center: Annotated[float | None, Query(description="Window centre.")] = None,
+    window_width: Annotated[float | None, Query(gt=0, description="Window width (> 0).")] = None,
+    size: Annotated[int | None, Query(ge=16, le=4096, description="Longest side in pixels.")] = None,
+) -> Response:
+    decoded = service.load(service.get(image_id))
+    window = None
+    if window_center is not None or window_width is not None:
+        if window_center is None or window_width is None:
+            window = (
+                window_center if window_center is not None else decoded.default_window[0],
+                window_width if window_width is not None else decoded.default_window[1],
+            )
+        else:
+            window = (window_center, window_width)
+    png = render_png(decoded, window=window, max_size=size)
+    return Response(content=png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+
+
+@router.get(
+    "/{image_id}/file",
+    summary="Download the stored file",
+    description="The stored original: for DICOM, the de-identified file.",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/dicom": {}, "image/png": {}, "image/jpeg": {}},
+            "description": "The stored bytes.",
+        },
+        **error_responses(404, 422),
+    },
+)
+def download_image(image_id: uuid.UUID, service: IngestionServiceDep) -> Response:
+    image = service.get(image_id)
+    data = service.read_stored(image)
+    # The download name is the record id: the uploader's file name may itself identify a patient.
+    filename = f"{image.id}.{_EXTENSIONS.get(image.format, 'bin')}"
+    return Response(
+        content=data,
+        media_type=image.media_type,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,30 @@
+"""Process-wide resources the app is built with (one engine, one session factory, one store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from imaging_ai.persistence.database import create_db_engine, create_session_factory
+from imaging_ai.settings import Settings
+from imaging_ai.storage.blob_store import BlobStore
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    blob_store: BlobStore
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppState:
+        engine = create_db_engine(settings.resolved_database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=create_session_factory(engine),
+            blob_store=BlobStore(settings.images_dir),
+        )

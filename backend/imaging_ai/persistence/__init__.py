@@ -1,0 +1,1 @@
+"""Persistence: the database schema (typed SQLAlchemy mappings), sessions and repositories."""

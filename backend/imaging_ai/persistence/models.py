@@ -1,0 +1,181 @@
+"""The domain's records. Schema changes go through Alembic migrations in ``migrations/`` only.
+
+Status columns are strings with CHECK constraints rather than native enums: both SQLite and
+PostgreSQL enforce them, and adding a state later is a one-line migration on either database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from imaging_ai.persistence.base import Base, new_id, utcnow
+
+PREDICTION_STATUSES = ("pending_review", "reviewed", "final")
+VERDICTS = ("agree", "disagree", "unreadable")
+MODEL_VERSION_STATUSES = ("candidate", "active", "retired", "rejected")
+TRAINING_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Image(Base):
+    """A stored (de-identified) image; the bytes live in the content-addressed store under its hash."""
+
+    __tablename__ = "images"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    original_filename: Mapped[str | None] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    modality: Mapped[str | None] = mapped_column(String(16))
+    body_part: Mapped[str | None] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    cols: Mapped[int] = mapped_column(Integer)
+    bits_stored: Mapped[int] = mapped_column(Integer)
+    photometric_interpretation: Mapped[str] = mapped_column(String(32))
+    pixel_spacing_row_mm: Mapped[float | None] = mapped_column(Float)
+    pixel_spacing_col_mm: Mapped[float | None] = mapped_column(Float)
+    number_of_frames: Mapped[int] = mapped_column(Integer, default=1)
+    frame_index: Mapped[int] = mapped_column(Integer, default=0)
+    site: Mapped[str | None] = mapped_column(String(128), index=True)
+    patient_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        CheckConstraint("rows > 0 AND cols > 0", name="positive_size"),
+        CheckConstraint("frame_index >= 0 AND frame_index < number_of_frames", name="frame_in_range"),
+    )
+
+
+class ModelVersion(Base):
+    """An immutable model version; its weights and card live in the model store at ``store_path``."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    store_path: Mapped[str] = mapped_column(String(512))
+    weights_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", MODEL_VERSION_STATUSES), name="status"),
+        # At most one active version per task, enforced by the database itself.
+        Index(
+            "uq_model_versions_one_active_per_task",
+            "task",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+
+class TrainingJob(Base):
+    """A queued or finished fine-tuning job; its whole state lives here so any worker can pick it up."""
+
+    __tablename__ = "training_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    training_set: Mapped[dict[str, Any] | None] = mapped_column()
+    candidate_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (CheckConstraint(_one_of("status", TRAINING_JOB_STATUSES), name="status"),)
+
+
+class Prediction(Base):
+    """One model answer for one image; never overwritten (verdicts are separate, append-only rows)."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id"), index=True)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    predicted_label: Mapped[str] = mapped_column(String(64))
+    probabilities: Mapped[dict[str, Any]] = mapped_column()
+    confidence: Mapped[float] = mapped_column(Float)
+    uncertainty: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32), default="pending_review", index=True)
+    site: Mapped[str | None] = mapped_column(String(128), index=True)
+    accession_number: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    inference_ms: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", PREDICTION_STATUSES), name="status"),
+        CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+    )
+
+
+class Feedback(Base):
+    """A clinician's verdict on a prediction. Append-only: the latest row is the label of record."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    prediction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("predictions.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(64))
+    reviewer: Mapped[str] = mapped_column(String(128))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("verdict", VERDICTS), name="verdict"),
+        CheckConstraint("verdict != 'disagree' OR label IS NOT NULL", name="disagree_has_label"),
+        # Serialises concurrent verdicts on one prediction: two writers cannot take the same sequence.
+        Index("uq_feedback_prediction_sequence", "prediction_id", "sequence", unique=True),
+    )
+
+
+class AuditEvent(Base):
+    """Who did what, when and from where. Never holds patient data."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str | None] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,1 @@
+"""The domain: ingestion (and, in later work, inference, feedback, training, promotion, trust)."""

@@ -1,0 +1,165 @@
+"""Image ingestion: validate, de-identify, decode once, store by content, record.
+
+The order matters for "nothing half-written": everything that can reject an upload (format,
+de-identification, full pixel decode) runs in memory before any byte reaches the store or a row
+reaches the database; the file write is undone if the transaction later fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from imaging_ai.errors import DomainError, ImageRejectedError, NotFoundError
+from imaging_ai.imaging import (
+    DecodedImage,
+    ImageError,
+    ImageFormat,
+    decode_image,
+    deidentify_dicom,
+    sniff_format,
+)
+from imaging_ai.persistence.images import ImageRepository
+from imaging_ai.persistence.models import Image
+from imaging_ai.persistence.unit_of_work import on_rollback
+from imaging_ai.storage.blob_store import BlobNotFoundError, BlobStore
+
+logger = logging.getLogger(__name__)
+
+# HTTP status per imaging error code: 413 for sizes, 415 for formats we do not take, 422 otherwise.
+_STATUS_BY_IMAGE_ERROR = {
+    "unsupported_format": 415,
+    "image_too_large": 413,
+}
+
+_SITE_PATTERN = re.compile(r"[^A-Za-z0-9._+\- ]")
+MAX_FILENAME_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    image: Image
+    created: bool
+
+
+def normalise_site(raw: str | None) -> str | None:
+    """A site label: printable, single-spaced, at most 128 characters; None when empty."""
+    if raw is None:
+        return None
+    cleaned = " ".join(_SITE_PATTERN.sub("", raw).split())[:128]
+    return cleaned or None
+
+
+def pseudonymise(patient_id: str, key: bytes) -> str:
+    """Keyed hash of a patient identifier; the same function for DICOM and for uploader-given IDs."""
+    return hmac.new(key, patient_id.strip().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class IngestionService:
+    def __init__(self, session: Session, store: BlobStore, *, max_image_pixels: int, pseudonym_key: bytes):
+        self.session = session
+        self.store = store
+        self.images = ImageRepository(session)
+        self.max_image_pixels = max_image_pixels
+        self.pseudonym_key = pseudonym_key
+
+    def ingest(
+        self,
+        data: bytes,
+        *,
+        filename: str | None,
+        site: str | None = None,
+        patient_id: str | None = None,
+    ) -> IngestResult:
+        try:
+            image_format = sniff_format(data)
+            institution: str | None = None
+            patient_key = pseudonymise(patient_id, self.pseudonym_key) if patient_id else None
+            if image_format is ImageFormat.DICOM:
+                deidentified = deidentify_dicom(data, key=self.pseudonym_key)
+                data = deidentified.data
+                institution = deidentified.institution
+                patient_key = deidentified.patient_key or patient_key
+            decoded = decode_image(data, max_pixels=self.max_image_pixels)
+        except ImageError as exc:
+            raise ImageRejectedError(
+                exc.message,
+                code=exc.code,
+                status_code=_STATUS_BY_IMAGE_ERROR.get(exc.code, 422),
+                details=exc.details,
+            ) from exc
+
+        content_sha256 = self.store.digest(data)
+        existing = self.images.get_by_hash(content_sha256)
+        if existing is not None:
+            return IngestResult(image=existing, created=False)
+
+        stored = self.store.put(data)
+        if stored.created:
+            on_rollback(self.session, lambda: self._forget_blob(stored.sha256))
+        meta = decoded.metadata
+        spacing = meta.pixel_spacing_mm
+        image = Image(
+            id=uuid.uuid4(),
+            content_sha256=stored.sha256,
+            size_bytes=stored.size_bytes,
+            original_filename=(filename or None) and filename[:MAX_FILENAME_LENGTH],
+            media_type=meta.media_type,
+            format=meta.format.value,
+            modality=meta.modality,
+            body_part=meta.body_part,
+            rows=meta.rows,
+            cols=meta.cols,
+            bits_stored=meta.bits_stored,
+            photometric_interpretation=meta.photometric,
+            pixel_spacing_row_mm=spacing[0] if spacing else None,
+            pixel_spacing_col_mm=spacing[1] if spacing else None,
+            number_of_frames=meta.number_of_frames,
+            frame_index=meta.frame_index,
+            site=normalise_site(site) or normalise_site(institution),
+            patient_key=patient_key,
+        )
+        try:
+            with self.session.begin_nested():
+                self.images.add(image)
+        except IntegrityError:
+            # The same bytes were recorded by a concurrent upload between our check and our insert.
+            winner = self.images.get_by_hash(content_sha256)
+            if winner is None:
+                raise
+            return IngestResult(image=winner, created=False)
+        logger.info("image stored", extra={"image_id": str(image.id), "format": meta.format.value})
+        return IngestResult(image=image, created=True)
+
+    def get(self, image_id: uuid.UUID) -> Image:
+        image = self.images.get(image_id)
+        if image is None:
+            raise NotFoundError("No image with this id.", details={"image_id": str(image_id)})
+        return image
+
+    def read_stored(self, image: Image) -> bytes:
+        try:
+            return self.store.read(image.content_sha256)
+        except BlobNotFoundError as exc:
+            raise DomainError(
+                "The image record exists but its file is missing from storage.",
+                code="image_file_missing",
+                status_code=500,
+            ) from exc
+
+    def load(self, image: Image) -> DecodedImage:
+        """Decode a stored image with the same canonical path used at ingestion and by the models."""
+        return decode_image(self.read_stored(image), max_pixels=self.max_image_pixels)
+
+    def _forget_blob(self, sha256: str) -> None:
+        # Only remove the file when no committed record points at it (a concurrent identical upload
+        # may have recorded it in the meantime).
+        if self.images.get_by_hash(sha256) is None:
+            self.store.delete(sha256)

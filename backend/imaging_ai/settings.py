@@ -1,0 +1,107 @@
+"""Every setting of the service, read once from environment variables prefixed ``IMAGING_AI_``.
+
+This is the single source of configuration: the CLI, the API, the worker and the migrations all
+read it, and the README's settings table documents each field below.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The repository root (``backend/imaging_ai/settings.py`` -> two levels up)."""
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """Typed settings; every field maps to ``IMAGING_AI_<FIELD_NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGING_AI_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Directory for the embedded database, stored images and trained model versions.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite file `<data_dir>/imaging_ai.sqlite3`. "
+        "PostgreSQL: `postgresql+psycopg://user@host:5432/db`.",
+    )
+    model_store_dir: Path = Field(
+        default=PROJECT_ROOT / "model_store",
+        description="Read-only store of the shipped model versions.",
+    )
+    frontend_dir: Path = Field(
+        default=PROJECT_ROOT / "frontend",
+        description="Frontend folder; its built `dist/` (or the placeholder page) is served at `/`.",
+    )
+    max_upload_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Largest request body accepted; larger uploads are refused while streaming (413).",
+    )
+    max_image_pixels: int = Field(
+        default=40_000_000,
+        gt=0,
+        description="Largest image (rows x columns of one frame) decoded; a decompression-bomb guard.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed by CORS (none by default: the SPA is same-origin).",
+    )
+    log_level: LogLevel = Field(default="INFO", description="Log level of the JSON logs.")
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Secret key for pseudonymous patient keys (HMAC of the DICOM Patient ID). "
+        "Default: a random key generated once into `<data_dir>/secrets/pseudonym.key`.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'imaging_ai.sqlite3'}"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @cached_property
+    def pseudonym_key_bytes(self) -> bytes:
+        """The key for patient pseudonyms; generated once per data directory when not configured.
+
+        Losing this key only means new uploads of a known patient get a new pseudonym; it is kept
+        beside the data so that a restart never splits a patient across the training/evaluation split.
+        """
+        if self.pseudonym_key is not None:
+            return self.pseudonym_key.get_secret_value().encode()
+        key_file = self.data_dir / "secrets" / "pseudonym.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = key_file.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(key_file)
+        return key_file.read_text().strip().encode()
+
+
+def get_settings() -> Settings:
+    return Settings()

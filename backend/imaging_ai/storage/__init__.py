@@ -1,0 +1,1 @@
+"""File storage: the content-addressed image store."""

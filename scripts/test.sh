@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's second command: every check and every test, on SQLite and PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+
+# PostgreSQL is part of the suite, not optional: start the local cluster if it is installed but down.
+export IMAGING_AI_TEST_POSTGRES_URL="${IMAGING_AI_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+if ! .venv/bin/python - <<'PY' 2>/dev/null; then
+import os, psycopg
+url = os.environ["IMAGING_AI_TEST_POSTGRES_URL"].replace("postgresql+psycopg://", "postgresql://")
+psycopg.connect(url, connect_timeout=3).close()
+PY
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "==> starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+fi
+
+echo "==> ruff"
+.venv/bin/ruff check backend tests bench migrations
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> pytest (SQLite and PostgreSQL)"
+.venv/bin/pytest "$@"

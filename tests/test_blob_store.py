@@ -1,0 +1,37 @@
+"""The content-addressed store: atomic, deduplicating, and immune to path tricks."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from imaging_ai.storage.blob_store import BlobNotFoundError, BlobStore
+
+
+def test_put_read_dedupe_delete(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    first = store.put(b"pixels")
+    assert first.created and first.sha256 == hashlib.sha256(b"pixels").hexdigest()
+    assert store.read(first.sha256) == b"pixels"
+    again = store.put(b"pixels")
+    assert not again.created
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].name == first.sha256  # no temporary files left behind
+    store.delete(first.sha256)
+    with pytest.raises(BlobNotFoundError):
+        store.read(first.sha256)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "a" * 63, "A" * 64, "g" * 64, ""])
+def test_paths_only_come_from_hashes(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ValueError):
+        BlobStore(tmp_path).path_for(bad)
+
+
+def test_unwritable_store_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert not BlobStore(blocker / "images").is_writable()
+    assert BlobStore(tmp_path / "images").is_writable()
