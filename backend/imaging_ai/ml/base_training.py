@@ -1,0 +1,186 @@
+"""Training a base model version for a task from a manifest, end to end, with its model card."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from imaging_ai.ml.architectures import build_network
+from imaging_ai.ml.calibration import fit_temperature
+from imaging_ai.ml.data import load_image_set
+from imaging_ai.ml.evaluation import evaluate_image_set, evaluate_probabilities
+from imaging_ai.ml.loading import model_from_weights, serialise_weights
+from imaging_ai.ml.manifest import ManifestItem, group_key, read_manifest, stable_fraction
+from imaging_ai.ml.metrics import expected_calibration_error
+from imaging_ai.ml.preprocessing import PreprocessingSpec
+from imaging_ai.ml.tasks import TaskSpec
+from imaging_ai.ml.training import EpochRecord, TrainingParams, predict_logits, train_network
+from imaging_ai.storage.model_store import StoredVersion, write_version
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    train: list[ManifestItem]
+    validation: list[ManifestItem]
+    test: list[ManifestItem]
+    rule: str
+
+
+def split_manifest(
+    items: Sequence[ManifestItem], *, validation_fraction: float, test_fraction: float, seed: int
+) -> DataSplit:
+    """Uses the manifest's own train/test split when it has one; otherwise a seeded split.
+
+    Validation is carved out of train by patient when patient ids exist (a patient never crosses
+    the split), else by image.
+    """
+    has_split = any(item.split == "train" for item in items)
+    if has_split:
+        pool = [item for item in items if item.split == "train"]
+        test = [item for item in items if item.split == "test"]
+        rule = "manifest split: train -> train/validation, test -> test"
+    else:
+        test = [item for item in items if stable_fraction(group_key(item), seed) < test_fraction]
+        pool = [item for item in items if stable_fraction(group_key(item), seed) >= test_fraction]
+        rule = f"seeded split (seed {seed}): {test_fraction:.0%} test"
+    validation = [item for item in pool if stable_fraction(group_key(item), seed + 1) < validation_fraction]
+    train = [item for item in pool if stable_fraction(group_key(item), seed + 1) >= validation_fraction]
+    by = "patient" if all(item.patient_id for item in items) else "image (no patient ids)"
+    rule += f"; {validation_fraction:.0%} of train held out for validation, grouped by {by}"
+    return DataSplit(train=train, validation=validation, test=test, rule=rule)
+
+
+def train_base_version(
+    task: TaskSpec,
+    manifest: Path,
+    *,
+    store_root: Path,
+    version: str,
+    params: TrainingParams,
+    external_sets: dict[str, Path] | None = None,
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.15,
+    notes: Sequence[str] = (),
+) -> StoredVersion:
+    torch.manual_seed(params.seed)
+    items = read_manifest(manifest, labels=task.labels)
+    split = split_manifest(
+        items, validation_fraction=validation_fraction, test_fraction=test_fraction, seed=params.seed
+    )
+    preprocessing = PreprocessingSpec(input_size=params.input_size, mean=0.5, std=0.25)
+    logger.info("loading images", extra={"train": len(split.train), "validation": len(split.validation)})
+    train_set = load_image_set(split.train, task.labels, params.input_size)
+    validation_set = load_image_set(split.validation, task.labels, params.input_size)
+    positive = task.label_index(task.positive_label) if task.positive_label else None
+
+    def report(record: EpochRecord) -> None:
+        logger.info("epoch", extra=asdict(record))
+
+    network = build_network(params.architecture, len(task.labels))
+    result = train_network(
+        network,
+        train_set,
+        validation_set,
+        params=params,
+        preprocessing=preprocessing,
+        num_classes=len(task.labels),
+        positive_index=positive,
+        on_epoch=report,
+    )
+
+    val_logits = predict_logits(result.network, validation_set.images, preprocessing)
+    temperature = fit_temperature(val_logits, validation_set.labels)
+    val_labels = validation_set.labels.numpy()
+    ece_before = expected_calibration_error(torch.softmax(val_logits, 1).numpy(), val_labels)
+    ece_after = expected_calibration_error(torch.softmax(val_logits / temperature, 1).numpy(), val_labels)
+
+    card: dict[str, Any] = {
+        "labels": list(task.labels),
+        "modality": task.modality,
+        "architecture": params.architecture,
+        "input": {"size": params.input_size, "channels": 1, "normalisation": {"mean": 0.5, "std": 0.25}},
+        "training_data": {
+            "datasets": [manifest.parent.name],
+            "manifest": manifest.name,
+            "sites": sorted({item.site for item in split.train}),
+            "counts_per_label": {
+                "train": dict(Counter(item.label for item in split.train)),
+                "validation": dict(Counter(item.label for item in split.validation)),
+                "test": dict(Counter(item.label for item in split.test)),
+            },
+            "split_rule": split.rule,
+        },
+        "parent_version": None,
+        "training_job": None,
+        "training": {
+            "params": _jsonable(asdict(params)),
+            "history": [asdict(record) for record in result.history],
+            "best_epoch": result.best_epoch,
+            "seconds": round(result.seconds, 1),
+            "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU",
+            "torch": torch.__version__,
+        },
+        "calibration": {
+            "method": "temperature scaling on the validation part",
+            "temperature": round(temperature, 4),
+            "ece_before": round(ece_before, 4),
+            "ece_after": round(ece_after, 4),
+        },
+        "metrics": {},
+        "notes": list(notes),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    # Metrics are measured on the serialised weights, exactly what the version stores and serves.
+    weights = serialise_weights(result.network)
+    model = model_from_weights(
+        weights,
+        version=version,
+        task=task,
+        architecture=params.architecture,
+        preprocessing=preprocessing,
+        temperature=temperature,
+    )
+    metrics: dict[str, Any] = {
+        "validation": evaluate_probabilities(
+            torch.softmax(val_logits / temperature, 1).numpy(), val_labels, task.labels, positive
+        )
+    }
+    metrics["validation"]["source"] = f"{manifest.parent.name}: validation part of train"
+    eval_sets: dict[str, tuple[list[ManifestItem], str]] = {
+        "source-test": (split.test, f"{manifest.parent.name}: test split")
+    }
+    for name, path in (external_sets or {}).items():
+        eval_sets[name] = (read_manifest(path, labels=task.labels), f"{path.parent.name}: all rows")
+    for name, (eval_items, source) in eval_sets.items():
+        images = load_image_set(eval_items, task.labels, params.input_size)
+        metrics[name] = {**evaluate_image_set(model, images), "source": source}
+    card["metrics"] = metrics
+    return write_version(
+        store_root,
+        version=version,
+        task=task.name,
+        weights=weights,
+        card=card,
+        preprocessing=preprocessing.to_dict(),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

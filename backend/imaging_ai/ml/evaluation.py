@@ -1,0 +1,47 @@
+"""Evaluation of a loaded version on labelled images: the numbers on the model card and of `evaluate`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from imaging_ai.ml.data import ImageSet, load_image_set
+from imaging_ai.ml.loading import LoadedModel
+from imaging_ai.ml.manifest import ManifestItem
+from imaging_ai.ml.metrics import expected_calibration_error, metrics_with_intervals
+
+
+def evaluate_probabilities(
+    probabilities: np.ndarray, labels: np.ndarray, label_names: Sequence[str], positive_index: int | None
+) -> dict[str, Any]:
+    with_ci = metrics_with_intervals(probabilities, labels, positive_index)
+    result: dict[str, Any] = {name: metric.value for name, metric in with_ci.items()}
+    result["ci95"] = {name: [metric.ci_low, metric.ci_high] for name, metric in with_ci.items()}
+    result["n"] = len(labels)
+    result["counts_per_label"] = {name: int((labels == k).sum()) for k, name in enumerate(label_names)}
+    result["ece"] = expected_calibration_error(probabilities, labels) if len(labels) else float("nan")
+    rounded: dict[str, Any] = _rounded(result)
+    return rounded
+
+
+def evaluate_image_set(model: LoadedModel, images: ImageSet) -> dict[str, Any]:
+    probabilities = model.predict_images(images.images).numpy()
+    positive = model.task.label_index(model.task.positive_label) if model.task.positive_label else None
+    return evaluate_probabilities(probabilities, images.labels.numpy(), model.labels, positive)
+
+
+def evaluate_items(model: LoadedModel, items: Sequence[ManifestItem]) -> dict[str, Any]:
+    images = load_image_set(items, model.labels, model.preprocessing.input_size)
+    return evaluate_image_set(model, images)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if np.isnan(value) else round(value, 4)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value

@@ -1,0 +1,52 @@
+"""Tasks: named classification problems with a modality and an ordered label set."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    title: str
+    modality: str
+    """The modality the task is for (DICOM terms: CR/DX are radiographs, MR is MRI)."""
+    accepted_modalities: frozenset[str]
+    """DICOM modalities accepted; PNG/JPEG carry no modality and are accepted for every task."""
+    labels: tuple[str, ...]
+    positive_label: str | None
+    """For binary tasks, the label whose probability is the score for AUC, sensitivity, specificity."""
+    description: str
+
+    def label_index(self, label: str) -> int:
+        return self.labels.index(label)
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.labels) == 2
+
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            name="chest-xray-pneumonia",
+            title="Chest X-ray: pneumonia",
+            modality="CR",
+            accepted_modalities=frozenset({"CR", "DX"}),
+            labels=("normal", "pneumonia"),
+            positive_label="pneumonia",
+            description="Frontal chest radiograph: normal or pneumonia.",
+        ),
+        TaskSpec(
+            name="brain-mri-tumor",
+            title="Brain MRI: tumour type",
+            modality="MR",
+            accepted_modalities=frozenset({"MR"}),
+            labels=("glioma", "meningioma", "pituitary"),
+            positive_label=None,
+            description="T1-weighted contrast-enhanced brain MRI slice with a tumour: glioma, meningioma "
+            "or pituitary tumour.",
+        ),
+    )
+}
