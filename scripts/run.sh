@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The README's first command: install on first run, migrate, serve API + SPA on one URL.
+# The README's first command: install on first run, migrate, then serve API + SPA on one URL, with
+# one training worker beside it (stopped together with the server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export IMAGING_AI_DATA_DIR="${IMAGING_AI_DATA_DIR:-$PWD/var}"
 .venv/bin/imaging-ai migrate
+.venv/bin/imaging-ai sync-models >/dev/null
+.venv/bin/imaging-ai worker &
+worker_pid=$!
+trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
 echo "==> serving on http://${IMAGING_AI_HOST:-127.0.0.1}:${IMAGING_AI_PORT:-8000} (API docs at /docs)"
-exec .venv/bin/imaging-ai serve
+.venv/bin/imaging-ai serve

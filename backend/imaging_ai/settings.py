@@ -64,6 +64,31 @@ class Settings(BaseSettings):
         description="Secret key for pseudonymous patient keys (HMAC of the DICOM Patient ID). "
         "Default: a random key generated once into `<data_dir>/secrets/pseudonym.key`.",
     )
+    inference_max_batch: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Most concurrent prediction requests run in one forward pass (1 turns batching off).",
+    )
+    datasets_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "datasets",
+        description="Where the base models' training data lives: replayed during adaptation, and the "
+        "source test set of the promotion gate.",
+    )
+    auto_train_after: int = Field(
+        default=50,
+        ge=0,
+        description="New verified training cases of a task that start a training job (0: never).",
+    )
+    gate_source_margin: float = Field(
+        default=0.01, ge=0, le=1, description="Largest source-test AUC drop a promoted candidate may have."
+    )
+    gate_min_sequestered: int = Field(
+        default=20, ge=1, description="Fewest sequestered cases that can prove a candidate better."
+    )
+    worker_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often an idle worker looks for jobs."
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
 
@@ -83,6 +108,19 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.data_dir / "images"
+
+    @property
+    def heatmaps_dir(self) -> Path:
+        return self.data_dir / "heatmaps"
+
+    @property
+    def trained_models_dir(self) -> Path:
+        """Versions trained at run time (the shipped ones stay in the read-only model store)."""
+        return self.data_dir / "models"
+
+    @property
+    def model_store_roots(self) -> list[Path]:
+        return [self.model_store_dir, self.trained_models_dir]
 
     @cached_property
     def pseudonym_key_bytes(self) -> bytes:

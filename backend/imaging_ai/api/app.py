@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 
 from imaging_ai import __version__
 from imaging_ai.api.errors import install_error_handlers
 from imaging_ai.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from imaging_ai.api.routes import health, images
+from imaging_ai.api.routes import feedback, health, images, models, predictions, training
 from imaging_ai.api.state import AppState
+from imaging_ai.persistence import migrations
+from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.model_catalog import sync_store_to_database
 from imaging_ai.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Doctor-supervised medical image AI. Clinicians upload images (chest X-rays first), get a
@@ -29,6 +37,14 @@ where `code` is stable and safe to branch on.
 
 TAGS = [
     {"name": "images", "description": "Upload, de-identify, store and render medical images."},
+    {
+        "name": "predictions",
+        "description": "Classify an image with a task's active model version; heatmaps of the evidence.",
+    },
+    {"name": "feedback", "description": "Clinicians' verdicts: agree, correct the label, or unreadable."},
+    {"name": "training", "description": "Adaptation jobs: fine-tune on verified cases, prove, promote."},
+    {"name": "tasks", "description": "Classification tasks, their labels and their model versions."},
+    {"name": "models", "description": "Model versions: cards, metrics, lineage."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -45,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        register_model_versions(state)
         yield
         state.engine.dispose()
 
@@ -60,6 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(images.router)
+    app.include_router(predictions.router)
+    app.include_router(feedback.router)
+    app.include_router(models.tasks_router)
+    app.include_router(models.models_router)
+    app.include_router(training.jobs_router)
+    app.include_router(training.changes_router)
 
     # Added last = outermost: request ids and the access log cover every answer, the 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
@@ -75,6 +98,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _mount_frontend(app, settings.frontend_dir)
     return app
+
+
+def register_model_versions(state: AppState) -> None:
+    """Mirrors the model stores into the database at start-up (a no-op when nothing changed)."""
+    try:
+        at_head = migrations.is_at_head(state.engine)
+    except SQLAlchemyError:
+        logger.error("database unreachable at start-up; /readyz reports it")
+        return
+    if not at_head:
+        logger.error("database schema is not at head; run `imaging-ai migrate`")
+        return
+    with transaction(state.session_factory) as session:
+        report = sync_store_to_database(session, state.settings.model_store_roots)
+    if report.registered or report.activated or report.rejected:
+        logger.info("model versions registered", extra=asdict(report))
 
 
 def _mount_frontend(app: FastAPI, frontend_dir: Path) -> None:

@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.api.state import AppState
 from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.feedback import FeedbackService
 from imaging_ai.services.ingestion import IngestionService
+from imaging_ai.services.model_catalog import ModelCatalog
+from imaging_ai.services.prediction import PredictionService
+from imaging_ai.services.promotion import PromotionService
+from imaging_ai.services.training_jobs import TrainingJobService
 from imaging_ai.settings import Settings
 
 
@@ -50,3 +55,39 @@ def get_ingestion_service(state: StateDep, session: SessionDep) -> IngestionServ
 
 IngestionServiceDep = Annotated[IngestionService, Depends(get_ingestion_service)]
 
+
+def get_prediction_service(
+    state: StateDep, session: SessionDep, ingestion: IngestionServiceDep
+) -> PredictionService:
+    return PredictionService(session, state.runtime, ingestion, state.settings.heatmaps_dir)
+
+
+PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
+
+
+def get_model_catalog(session: SessionDep) -> ModelCatalog:
+    return ModelCatalog(session)
+
+
+ModelCatalogDep = Annotated[ModelCatalog, Depends(get_model_catalog)]
+
+
+def get_training_job_service(state: StateDep, session: SessionDep) -> TrainingJobService:
+    return TrainingJobService(session, auto_train_after=state.settings.auto_train_after)
+
+
+TrainingJobServiceDep = Annotated[TrainingJobService, Depends(get_training_job_service)]
+
+
+def get_feedback_service(session: SessionDep, jobs: TrainingJobServiceDep) -> FeedbackService:
+    return FeedbackService(session, on_verdict=jobs.maybe_start_automatically)
+
+
+FeedbackServiceDep = Annotated[FeedbackService, Depends(get_feedback_service)]
+
+
+def get_promotion_service(session: SessionDep) -> PromotionService:
+    return PromotionService(session)
+
+
+PromotionServiceDep = Annotated[PromotionService, Depends(get_promotion_service)]

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.persistence.database import create_db_engine, create_session_factory
+from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
 
@@ -18,6 +19,7 @@ class AppState:
     engine: Engine
     session_factory: sessionmaker[Session]
     blob_store: BlobStore
+    runtime: ModelRuntime
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -27,4 +29,5 @@ class AppState:
             engine=engine,
             session_factory=create_session_factory(engine),
             blob_store=BlobStore(settings.images_dir),
+            runtime=ModelRuntime(max_batch=settings.inference_max_batch),
         )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,6 +30,8 @@ PREDICTION_STATUSES = ("pending_review", "reviewed", "final")
 VERDICTS = ("agree", "disagree", "unreadable")
 MODEL_VERSION_STATUSES = ("candidate", "active", "retired", "rejected")
 TRAINING_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+TRAINING_JOB_TRIGGERS = ("manual", "automatic")
+PROMOTION_DECISIONS = ("promoted", "held_back")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -101,8 +104,13 @@ class TrainingJob(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     task: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
+    requested_by: Mapped[str | None] = mapped_column(String(128))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
+    decision: Mapped[str | None] = mapped_column(String(16))
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column()
     training_set: Mapped[dict[str, Any] | None] = mapped_column()
     candidate_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
@@ -113,7 +121,11 @@ class TrainingJob(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 
-    __table_args__ = (CheckConstraint(_one_of("status", TRAINING_JOB_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("status", TRAINING_JOB_STATUSES), name="status"),
+        CheckConstraint(_one_of("trigger", TRAINING_JOB_TRIGGERS), name="trigger"),
+        CheckConstraint(f"decision IS NULL OR {_one_of('decision', PROMOTION_DECISIONS)}", name="decision"),
+    )
 
 
 class Prediction(Base):

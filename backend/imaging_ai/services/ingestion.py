@@ -47,6 +47,8 @@ MAX_FILENAME_LENGTH = 255
 class IngestResult:
     image: Image
     created: bool
+    decoded: DecodedImage
+    """The image as decoded during validation, so a prediction need not decode it again."""
 
 
 def normalise_site(raw: str | None) -> str | None:
@@ -99,7 +101,7 @@ class IngestionService:
         content_sha256 = self.store.digest(data)
         existing = self.images.get_by_hash(content_sha256)
         if existing is not None:
-            return IngestResult(image=existing, created=False)
+            return IngestResult(image=existing, created=False, decoded=decoded)
 
         stored = self.store.put(data)
         if stored.created:
@@ -134,9 +136,9 @@ class IngestionService:
             winner = self.images.get_by_hash(content_sha256)
             if winner is None:
                 raise
-            return IngestResult(image=winner, created=False)
+            return IngestResult(image=winner, created=False, decoded=decoded)
         logger.info("image stored", extra={"image_id": str(image.id), "format": meta.format.value})
-        return IngestResult(image=image, created=True)
+        return IngestResult(image=image, created=True, decoded=decoded)
 
     def get(self, image_id: uuid.UUID) -> Image:
         image = self.images.get(image_id)

@@ -1,0 +1,47 @@
+"""Tasks and their model versions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from imaging_ai.api.deps import ModelCatalogDep
+from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.models import ModelVersionDetail, ModelVersionPublic, TaskPublic
+
+tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+models_router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+
+@tasks_router.get("", summary="List tasks", description="Every task with its labels and active version.")
+def list_tasks(catalog: ModelCatalogDep) -> list[TaskPublic]:
+    return [TaskPublic.from_spec(spec, active) for spec, active in catalog.tasks()]
+
+
+@tasks_router.get("/{task}", summary="Get a task", responses=error_responses(404))
+def get_task(task: str, catalog: ModelCatalogDep) -> TaskPublic:
+    spec, active = catalog.task(task)
+    return TaskPublic.from_spec(spec, active)
+
+
+@tasks_router.get(
+    "/{task}/models",
+    summary="List a task's model versions",
+    description="Oldest first, with status and the metrics of each version's card.",
+    responses=error_responses(404),
+)
+def list_task_models(task: str, catalog: ModelCatalogDep) -> list[ModelVersionPublic]:
+    return [ModelVersionPublic.from_record(version, card) for version, card in catalog.versions_of(task)]
+
+
+@models_router.get(
+    "/{version}",
+    summary="Get a model version",
+    description="Status, lineage (ancestors and children) and the full model card.",
+    responses=error_responses(404),
+)
+def get_model_version(version: str, catalog: ModelCatalogDep) -> ModelVersionDetail:
+    view = catalog.version(version)
+    base = ModelVersionPublic.from_record(view.record, view.card)
+    return ModelVersionDetail(
+        **base.model_dump(), lineage=view.lineage, children=view.children, card=view.card
+    )

@@ -1,0 +1,129 @@
+"""Predictions: ask the active model version of a task about an image, read the answers back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
+from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic, PredictionStatus
+from imaging_ai.errors import DomainError
+from imaging_ai.persistence.predictions import PredictionFilter
+from imaging_ai.services.prediction import PredictionRequest
+
+router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
+
+
+class ImageRequiredError(DomainError):
+    status_code = 422
+    code = "image_required"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Predict",
+    description=(
+        "Classifies an image with the task's active model version. Send either an image `file` (it is "
+        "stored and de-identified first, as by `POST /api/v1/images`) or the `image_id` of a stored "
+        "image. The answer has calibrated probabilities per label, the predicted label, its confidence, "
+        "an uncertainty score, and waits for a clinician's verdict (`pending_review`). DICOM images must "
+        "be of a modality the task accepts (`modality_mismatch` otherwise); PNG/JPEG carry no modality "
+        "and are accepted for any task."
+    ),
+    responses=error_responses(404, 413, 415, 422, 503),
+)
+def create_prediction(
+    predictions: PredictionServiceDep,
+    ingestion: IngestionServiceDep,
+    task: Annotated[str, Form(description="Task name, e.g. `chest-xray-pneumonia`.")],
+    file: Annotated[UploadFile | None, File(description="Image file (PNG, JPEG or DICOM).")] = None,
+    image_id: Annotated[uuid.UUID | None, Form(description="A stored image's id, instead of a file.")] = None,
+    site: Annotated[str | None, Form(max_length=128, description="Site label.")] = None,
+    patient_id: Annotated[
+        str | None,
+        Form(
+            max_length=64,
+            description="Hospital patient ID for a non-DICOM file; only its keyed hash is kept.",
+        ),
+    ] = None,
+    accession_number: Annotated[
+        str | None, Form(max_length=64, description="The hospital's accession number.")
+    ] = None,
+    external_id: Annotated[
+        str | None, Form(max_length=128, description="The calling system's own id.")
+    ] = None,
+) -> PredictionPublic:
+    if (file is None) == (image_id is None):
+        raise ImageRequiredError("Send exactly one of `file` and `image_id`.")
+    request = PredictionRequest(
+        task=task, site=site, accession_number=accession_number, external_id=external_id
+    )
+    if file is not None:
+        upload = ingestion.ingest(file.file.read(), filename=file.filename, site=site, patient_id=patient_id)
+        return PredictionPublic.from_record(predictions.predict(upload.image, request, upload.decoded))
+    assert image_id is not None
+    return PredictionPublic.from_record(predictions.predict(ingestion.get(image_id), request))
+
+
+@router.get(
+    "",
+    summary="List predictions",
+    description="Newest first, filtered by task, status, site, model version and creation time.",
+    responses=error_responses(404, 422),
+)
+def list_predictions(
+    predictions: PredictionServiceDep,
+    task: str | None = None,
+    status: PredictionStatus | None = None,
+    site: str | None = None,
+    model_version: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PredictionPage:
+    filters = PredictionFilter(
+        task=task,
+        status=status,
+        site=site,
+        model_version=model_version,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    items, total = predictions.page(filters, limit=limit, offset=offset)
+    return PredictionPage(
+        items=[PredictionPublic.from_record(p) for p in items], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{prediction_id}", summary="Get a prediction", responses=error_responses(404, 422))
+def get_prediction(prediction_id: uuid.UUID, predictions: PredictionServiceDep) -> PredictionPublic:
+    return PredictionPublic.from_record(predictions.get(prediction_id))
+
+
+@router.get(
+    "/{prediction_id}/heatmap",
+    summary="Heatmap of a prediction",
+    description=(
+        "A Grad-CAM class-activation overlay (PNG) computed with the model version that made the "
+        "prediction: warm colours mark the regions that raised the label's score. For the predicted "
+        "label unless `label` names another. Cached after the first request."
+    ),
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "PNG overlay."},
+        **error_responses(404, 422, 503),
+    },
+)
+def get_heatmap(
+    prediction_id: uuid.UUID,
+    predictions: PredictionServiceDep,
+    label: Annotated[str | None, Query(description="Label to explain (default: the predicted one).")] = None,
+) -> Response:
+    png = predictions.heatmap(predictions.get(prediction_id), label)
+    return Response(content=png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})

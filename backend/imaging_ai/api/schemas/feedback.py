@@ -1,0 +1,75 @@
+"""Verdicts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from imaging_ai.persistence.models import Feedback
+
+VerdictName = Literal["agree", "disagree", "unreadable"]
+
+
+class VerdictCreate(BaseModel):
+    """A clinician's verdict on a prediction."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "verdict": "disagree",
+                    "label": "normal",
+                    "reviewer": "dr.lee",
+                    "notes": "Old scarring, no consolidation.",
+                },
+                {"verdict": "agree", "reviewer": "dr.lee"},
+            ]
+        },
+    )
+
+    verdict: VerdictName = Field(
+        description="`agree` with the AI, `disagree` (give the correct `label`), or `unreadable` "
+        "(excluded from training and metrics)."
+    )
+    label: str | None = Field(
+        default=None, max_length=64, description="The correct label; required to disagree."
+    )
+    reviewer: str = Field(min_length=1, max_length=128, description="Who gives the verdict.")
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class VerdictPublic(BaseModel):
+    id: uuid.UUID
+    prediction_id: uuid.UUID
+    sequence: int = Field(description="1 for the first verdict on the prediction, 2 for the next...")
+    verdict: VerdictName
+    label: str | None
+    reviewer: str
+    notes: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, feedback: Feedback) -> VerdictPublic:
+        return cls(
+            id=feedback.id,
+            prediction_id=feedback.prediction_id,
+            sequence=feedback.sequence,
+            verdict=feedback.verdict,
+            label=feedback.label,
+            reviewer=feedback.reviewer,
+            notes=feedback.notes,
+            created_at=feedback.created_at,
+        )
+
+
+class VerdictHistory(BaseModel):
+    prediction_id: uuid.UUID
+    predicted_label: str = Field(description="The AI's answer (never changed).")
+    label_of_record: str | None = Field(
+        description="The latest verdict's label (the AI's for `agree`); null when unreviewed or unreadable."
+    )
+    verdicts: list[VerdictPublic] = Field(description="Oldest first; the last one is in force.")

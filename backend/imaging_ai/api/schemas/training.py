@@ -1,0 +1,94 @@
+"""Training jobs, promotion and rollback."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from imaging_ai.persistence.models import TrainingJob
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class TrainingParameters(BaseModel):
+    """Optional overrides of the adaptation defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    epochs: int | None = Field(default=None, ge=1, le=50)
+    learning_rate: float | None = Field(default=None, gt=0, le=0.1)
+    batch_size: int | None = Field(default=None, ge=2, le=256)
+    patience: int | None = Field(default=None, ge=1, le=50)
+    replay_ratio: float | None = Field(
+        default=None, ge=0, le=10, description="Source images replayed per site case."
+    )
+    seed: int | None = Field(default=None, ge=0)
+
+
+class TrainingJobCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"task": "chest-xray-pneumonia", "requested_by": "dr.admin"}]},
+    )
+
+    task: str
+    requested_by: str | None = Field(default=None, max_length=128)
+    parameters: TrainingParameters = Field(default_factory=TrainingParameters)
+
+
+class TrainingJobPublic(BaseModel):
+    id: uuid.UUID
+    task: str
+    status: JobStatus
+    trigger: Literal["manual", "automatic"]
+    requested_by: str | None
+    parameters: dict[str, Any]
+    progress: dict[str, Any] = Field(description="Stage, epoch, losses and validation metrics so far.")
+    training_set: dict[str, Any] | None = Field(
+        description="Case ids and counts per site and label trained on."
+    )
+    candidate_version: str | None
+    decision: Literal["promoted", "held_back"] | None
+    decision_reason: str | None = Field(description="Why the candidate was or was not promoted.")
+    evaluation: dict[str, Any] | None = Field(description="The gate's metrics: active vs candidate.")
+    error: str | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_record(cls, job: TrainingJob) -> TrainingJobPublic:
+        return cls(
+            id=job.id,
+            task=job.task,
+            status=job.status,
+            trigger=job.trigger,
+            requested_by=job.requested_by,
+            parameters=job.parameters,
+            progress=job.progress,
+            training_set=job.training_set,
+            candidate_version=job.candidate_version_id,
+            decision=job.decision,
+            decision_reason=job.decision_reason,
+            evaluation=job.evaluation,
+            error=job.error,
+            cancel_requested=job.cancel_requested,
+            created_at=job.created_at,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
+
+
+class ModelChange(BaseModel):
+    """An administrator's promotion or rollback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(
+        min_length=1, max_length=128, description="Who decides (from the login once accounts exist)."
+    )
+    reason: str = Field(min_length=3, max_length=2000, description="Why; written to the audit log.")

@@ -1,0 +1,96 @@
+"""Site adaptation: fine-tune the active version on a site's verified cases, with replay of the
+task's original training data so the source site is not forgotten."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from imaging_ai.ml.calibration import fit_temperature
+from imaging_ai.ml.data import ImageSet
+from imaging_ai.ml.loading import LoadedModel
+from imaging_ai.ml.training import EpochRecord, TrainingParams, TrainingResult, predict_logits, train_network
+
+
+@dataclass(frozen=True)
+class AdaptationParams:
+    epochs: int = 6
+    learning_rate: float = 5e-4
+    batch_size: int = 32
+    patience: int = 3
+    replay_ratio: float = 1.0
+    """Replayed source images per verified site case (1.0 = one for one)."""
+    seed: int = 0
+
+
+@dataclass
+class AdaptationResult:
+    training: TrainingResult
+    temperature: float
+    replayed: int
+
+
+def concatenate(*sets: ImageSet) -> ImageSet:
+    present = [s for s in sets if len(s)]
+    return ImageSet(
+        images=torch.cat([s.images for s in present]),
+        labels=torch.cat([s.labels for s in present]),
+        items=[item for s in present for item in s.items],
+    )
+
+
+def sample(images: ImageSet, count: int, seed: int) -> ImageSet:
+    if count >= len(images):
+        return images
+    index = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:count]
+    return ImageSet(
+        images=images.images[index],
+        labels=images.labels[index],
+        items=[images.items[i] for i in index.tolist()],
+    )
+
+
+def fine_tune(
+    parent: LoadedModel,
+    site_train: ImageSet,
+    validation: ImageSet,
+    replay_pool: ImageSet | None,
+    *,
+    params: AdaptationParams,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> AdaptationResult:
+    replay = (
+        sample(replay_pool, round(len(site_train) * params.replay_ratio), params.seed)
+        if replay_pool is not None and params.replay_ratio > 0
+        else None
+    )
+    train = concatenate(site_train, replay) if replay is not None else site_train
+    network = copy.deepcopy(parent.network)
+    training = train_network(
+        network,
+        train,
+        validation,
+        params=TrainingParams(
+            architecture=parent.architecture,
+            input_size=parent.preprocessing.input_size,
+            epochs=params.epochs,
+            batch_size=params.batch_size,
+            learning_rate=params.learning_rate,
+            patience=params.patience,
+            seed=params.seed,
+        ),
+        preprocessing=parent.preprocessing,
+        num_classes=len(parent.labels),
+        positive_index=parent.task.label_index(parent.task.positive_label)
+        if parent.task.positive_label
+        else None,
+        on_epoch=on_epoch,
+        should_stop=should_stop,
+    )
+    logits = predict_logits(training.network, validation.images, parent.preprocessing)
+    temperature = fit_temperature(logits, validation.labels) if len(validation) >= 10 else parent.temperature
+    return AdaptationResult(training=training, temperature=temperature, replayed=len(replay) if replay else 0)

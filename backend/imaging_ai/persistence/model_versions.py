@@ -1,0 +1,39 @@
+"""Queries on model version records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from imaging_ai.persistence.models import ModelVersion
+
+
+class ModelVersionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, version: str) -> ModelVersion | None:
+        return self.session.get(ModelVersion, version)
+
+    def active(self, task: str) -> ModelVersion | None:
+        return self.session.scalars(
+            select(ModelVersion).where(ModelVersion.task == task, ModelVersion.status == "active")
+        ).first()
+
+    def active_version_ids(self) -> dict[str, str]:
+        rows = self.session.execute(
+            select(ModelVersion.task, ModelVersion.id).where(ModelVersion.status == "active")
+        )
+        return {task: version for task, version in rows}
+
+    def for_task(self, task: str) -> Sequence[ModelVersion]:
+        return self.session.scalars(
+            select(ModelVersion).where(ModelVersion.task == task).order_by(ModelVersion.created_at)
+        ).all()
+
+    def add(self, version: ModelVersion) -> ModelVersion:
+        self.session.add(version)
+        self.session.flush()
+        return version

@@ -1,0 +1,65 @@
+"""Queries on predictions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from imaging_ai.persistence.models import Prediction
+
+
+@dataclass(frozen=True)
+class PredictionFilter:
+    task: str | None = None
+    status: str | None = None
+    site: str | None = None
+    model_version: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+class PredictionRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, prediction_id: uuid.UUID) -> Prediction | None:
+        return self.session.get(Prediction, prediction_id)
+
+    def add(self, prediction: Prediction) -> Prediction:
+        self.session.add(prediction)
+        self.session.flush()
+        return prediction
+
+    def page(self, filters: PredictionFilter, *, limit: int, offset: int) -> tuple[Sequence[Prediction], int]:
+        conditions = self._conditions(filters)
+        total = self.session.scalar(select(func.count()).select_from(Prediction).where(*conditions)) or 0
+        items = self.session.scalars(
+            select(Prediction)
+            .where(*conditions)
+            .order_by(Prediction.created_at.desc(), Prediction.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        return items, int(total)
+
+    @staticmethod
+    def _conditions(filters: PredictionFilter) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if filters.task is not None:
+            conditions.append(Prediction.task == filters.task)
+        if filters.status is not None:
+            conditions.append(Prediction.status == filters.status)
+        if filters.site is not None:
+            conditions.append(Prediction.site == filters.site)
+        if filters.model_version is not None:
+            conditions.append(Prediction.model_version_id == filters.model_version)
+        if filters.created_after is not None:
+            conditions.append(Prediction.created_at >= filters.created_after)
+        if filters.created_before is not None:
+            conditions.append(Prediction.created_at < filters.created_before)
+        return conditions

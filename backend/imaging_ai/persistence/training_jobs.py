@@ -1,0 +1,75 @@
+"""Queries on training jobs, including the claim that lets several workers share one queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from imaging_ai.persistence.models import TrainingJob
+
+
+class TrainingJobRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, job_id: uuid.UUID) -> TrainingJob | None:
+        return self.session.get(TrainingJob, job_id)
+
+    def add(self, job: TrainingJob) -> TrainingJob:
+        self.session.add(job)
+        self.session.flush()
+        return job
+
+    def open_job(self, task: str) -> TrainingJob | None:
+        """A queued or running job of the task, if any."""
+        return self.session.scalars(
+            select(TrainingJob).where(TrainingJob.task == task, TrainingJob.status.in_(("queued", "running")))
+        ).first()
+
+    def latest(self, task: str) -> TrainingJob | None:
+        return self.session.scalars(
+            select(TrainingJob)
+            .where(TrainingJob.task == task)
+            .order_by(TrainingJob.created_at.desc())
+            .limit(1)
+        ).first()
+
+    def page(self, *, task: str | None, status: str | None, limit: int, offset: int) -> Sequence[TrainingJob]:
+        query = select(TrainingJob)
+        if task is not None:
+            query = query.where(TrainingJob.task == task)
+        if status is not None:
+            query = query.where(TrainingJob.status == status)
+        return self.session.scalars(
+            query.order_by(TrainingJob.created_at.desc()).limit(limit).offset(offset)
+        ).all()
+
+    def claim_next(self, worker_id: str, now: datetime) -> TrainingJob | None:
+        """Claims the oldest queued job for this worker, or returns None.
+
+        The conditional UPDATE is the lock: of two workers racing for one job, the database lets only
+        one change it from `queued` (the other's WHERE no longer matches), on SQLite and PostgreSQL.
+        """
+        for job_id in self.session.scalars(
+            select(TrainingJob.id)
+            .where(TrainingJob.status == "queued")
+            .order_by(TrainingJob.created_at)
+            .limit(5)
+        ).all():
+            claimed = self.session.execute(
+                update(TrainingJob)
+                .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+                .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now)
+            )
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                self.session.flush()
+                job = self.session.get(TrainingJob, job_id, populate_existing=True)
+                return job
+        return None
+
+    def running(self) -> Sequence[TrainingJob]:
+        return self.session.scalars(select(TrainingJob).where(TrainingJob.status == "running")).all()

@@ -1,0 +1,116 @@
+"""Clinicians' verdicts on predictions: validated, append-only, serialised per prediction.
+
+The AI's answer is never changed. Each verdict is a new row with the next sequence number of its
+prediction; the latest one is the label of record. A unique (prediction, sequence) index makes two
+concurrent verdicts impossible to interleave silently: the loser retries with the next number, so
+none is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.persistence.feedback import FeedbackRepository
+from imaging_ai.persistence.models import Feedback, Prediction
+from imaging_ai.services.tasks import get_task, require_label
+
+Verdict = Literal["agree", "disagree", "unreadable"]
+MAX_ATTEMPTS = 10
+
+
+class InvalidVerdictError(DomainError):
+    status_code = 422
+    code = "invalid_verdict"
+
+
+@dataclass(frozen=True)
+class VerdictRequest:
+    verdict: Verdict
+    reviewer: str
+    label: str | None = None
+    notes: str | None = None
+
+
+def label_of_record(prediction: Prediction, latest: Feedback | None) -> str | None:
+    """The case's label for training and metrics: the latest verdict's; none if unreadable or unreviewed."""
+    if latest is None or latest.verdict == "unreadable":
+        return None
+    if latest.verdict == "agree":
+        return prediction.predicted_label
+    return latest.label
+
+
+class FeedbackService:
+    def __init__(self, session: Session, on_verdict: Callable[[str], object] | None = None) -> None:
+        self.session = session
+        self.feedback = FeedbackRepository(session)
+        self.on_verdict = on_verdict
+        """Called with the task after each verdict (to start training automatically)."""
+
+    def record(self, prediction_id: uuid.UUID, request: VerdictRequest) -> Feedback:
+        prediction = self._prediction(prediction_id)
+        self._validate(prediction, request)
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.session.begin_nested():
+                    self.feedback.lock_prediction(prediction_id)
+                    entry = self.feedback.add(
+                        Feedback(
+                            id=uuid.uuid4(),
+                            prediction_id=prediction_id,
+                            sequence=self.feedback.next_sequence(prediction_id),
+                            verdict=request.verdict,
+                            label=request.label if request.verdict == "disagree" else None,
+                            reviewer=request.reviewer,
+                            notes=request.notes,
+                        )
+                    )
+                    prediction.status = "reviewed"
+            except IntegrityError:
+                continue  # a concurrent verdict took this sequence number; take the next one
+            if self.on_verdict is not None:
+                self.on_verdict(prediction.task)
+            return entry
+        raise DomainError(
+            "The prediction is being reviewed concurrently; try again.", code="conflict", status_code=409
+        )
+
+    def history(self, prediction_id: uuid.UUID) -> tuple[Prediction, Sequence[Feedback]]:
+        prediction = self._prediction(prediction_id)
+        return prediction, self.feedback.history(prediction_id)
+
+    def _prediction(self, prediction_id: uuid.UUID) -> Prediction:
+        prediction = self.session.get(Prediction, prediction_id)
+        if prediction is None:
+            raise NotFoundError("No prediction with this id.", details={"prediction_id": str(prediction_id)})
+        return prediction
+
+    @staticmethod
+    def _validate(prediction: Prediction, request: VerdictRequest) -> None:
+        task = get_task(prediction.task)
+        if request.verdict == "disagree":
+            if request.label is None:
+                raise InvalidVerdictError(
+                    "A disagreement needs the correct `label`.", details={"labels": list(task.labels)}
+                )
+            require_label(task, request.label)
+            if request.label == prediction.predicted_label:
+                raise InvalidVerdictError(
+                    "The correct label given is the AI's own answer; send `agree` instead.",
+                    details={"predicted_label": prediction.predicted_label},
+                )
+        elif request.verdict == "agree":
+            if request.label is not None and request.label != prediction.predicted_label:
+                raise InvalidVerdictError(
+                    "`agree` confirms the AI's label; to give another label send `disagree`.",
+                    details={"predicted_label": prediction.predicted_label},
+                )
+        elif request.label is not None:
+            raise InvalidVerdictError("An `unreadable` verdict takes no label.")

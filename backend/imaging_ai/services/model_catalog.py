@@ -1,0 +1,138 @@
+"""The database mirrors the model store: every stored version has a row, each task one active version.
+
+Run at start-up (and by `imaging-ai sync-models`): it registers versions found in the stores,
+activates a task's shipped base version when the task has no active version yet, and refuses
+(marks `rejected`) any version whose weights do not match their SHA-256.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from imaging_ai.ml.tasks import TASKS, TaskSpec
+from imaging_ai.persistence.model_versions import ModelVersionRepository
+from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.services.tasks import UnknownModelVersionError, get_task
+from imaging_ai.storage.model_store import ModelStoreError, StoredVersion, list_versions, read_version
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    registered: list[str] = field(default_factory=list)
+    activated: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+
+
+def find_stored_version(roots: list[Path], version: str) -> StoredVersion | None:
+    for root in roots:
+        for stored in list_versions(root):
+            if stored.version == version:
+                return stored
+    return None
+
+
+def sync_store_to_database(session: Session, roots: list[Path]) -> SyncReport:
+    repository = ModelVersionRepository(session)
+    report = SyncReport()
+    for root in roots:
+        for stored in list_versions(root):
+            if stored.task not in TASKS:
+                logger.warning("model version for an unknown task ignored", extra={"version": stored.version})
+                continue
+            record = repository.get(stored.version)
+            if record is None:
+                record = repository.add(
+                    ModelVersion(
+                        id=stored.version,
+                        task=stored.task,
+                        status="candidate",
+                        parent_id=stored.card.get("parent_version"),
+                        store_path=str(stored.path),
+                        weights_sha256=stored.weights_sha256,
+                    )
+                )
+                report.registered.append(stored.version)
+            elif record.store_path != str(stored.path):
+                # The checkout moved; the version is the same (its hash says so).
+                record.store_path = str(stored.path)
+            try:
+                stored.read_verified_weights()
+            except ModelStoreError:
+                logger.error("model version refused: weights do not match", extra={"version": stored.version})
+                if record.status != "rejected":
+                    record.status = "rejected"
+                    report.rejected.append(stored.version)
+                continue
+    session.flush()
+    for task in TASKS:
+        if repository.active(task) is not None:
+            continue
+        base = [
+            version
+            for version in repository.for_task(task)
+            if version.status == "candidate" and version.parent_id is None
+        ]
+        if base:
+            chosen = base[0]
+            chosen.status = "active"
+            chosen.activated_at = datetime.now(UTC)
+            report.activated.append(chosen.id)
+    session.flush()
+    return report
+
+
+@dataclass(frozen=True)
+class VersionView:
+    record: ModelVersion
+    card: dict[str, object] | None
+    lineage: list[str]
+    children: list[str]
+
+
+class ModelCatalog:
+    """Read side of tasks and versions for the API."""
+
+    def __init__(self, session: Session) -> None:
+        self.versions = ModelVersionRepository(session)
+
+    def tasks(self) -> list[tuple[TaskSpec, str | None]]:
+        active = self.versions.active_version_ids()
+        return [(spec, active.get(name)) for name, spec in TASKS.items()]
+
+    def task(self, name: str) -> tuple[TaskSpec, str | None]:
+        spec = get_task(name)
+        active = self.versions.active(name)
+        return spec, active.id if active else None
+
+    def versions_of(self, task: str) -> list[tuple[ModelVersion, dict[str, object] | None]]:
+        get_task(task)
+        return [(version, read_card(version)) for version in self.versions.for_task(task)]
+
+    def version(self, version_id: str) -> VersionView:
+        record = self.versions.get(version_id)
+        if record is None:
+            raise UnknownModelVersionError(
+                f"No model version {version_id!r}.", details={"version": version_id}
+            )
+        lineage: list[str] = []
+        parent_id = record.parent_id
+        while parent_id is not None and parent_id not in lineage:
+            lineage.append(parent_id)
+            parent = self.versions.get(parent_id)
+            parent_id = parent.parent_id if parent else None
+        children = [v.id for v in self.versions.for_task(record.task) if v.parent_id == record.id]
+        return VersionView(record=record, card=read_card(record), lineage=lineage, children=children)
+
+
+def read_card(version: ModelVersion) -> dict[str, object] | None:
+    try:
+        return read_version(Path(version.store_path)).card
+    except ModelStoreError:
+        return None

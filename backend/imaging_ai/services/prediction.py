@@ -1,0 +1,129 @@
+"""Predictions: the active version of a task answers for an image, and the answer is recorded."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.imaging import DecodedImage
+from imaging_ai.ml.heatmap import grad_cam, overlay_png
+from imaging_ai.ml.loading import LoadedModel
+from imaging_ai.ml.preprocessing import tensor_from_decoded
+from imaging_ai.ml.tasks import TaskSpec
+from imaging_ai.persistence.model_versions import ModelVersionRepository
+from imaging_ai.persistence.models import Image, ModelVersion, Prediction
+from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
+from imaging_ai.services.ingestion import IngestionService
+from imaging_ai.services.model_runtime import ModelRuntime
+from imaging_ai.services.tasks import UnknownModelVersionError, get_task, require_label
+from imaging_ai.storage.blob_store import write_atomically
+
+
+class ModalityMismatchError(DomainError):
+    status_code = 422
+    code = "modality_mismatch"
+
+
+def normalised_entropy(probabilities: Sequence[float]) -> float:
+    """Entropy of the calibrated distribution divided by its maximum: 0 certain, 1 uninformative."""
+    entropy = -sum(p * math.log(p) for p in probabilities if p > 0)
+    return entropy / math.log(len(probabilities)) if len(probabilities) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class PredictionRequest:
+    task: str
+    site: str | None = None
+    accession_number: str | None = None
+    external_id: str | None = None
+
+
+class PredictionService:
+    def __init__(
+        self, session: Session, runtime: ModelRuntime, ingestion: IngestionService, heatmap_dir: Path
+    ) -> None:
+        self.session = session
+        self.runtime = runtime
+        self.ingestion = ingestion
+        self.predictions = PredictionRepository(session)
+        self.versions = ModelVersionRepository(session)
+        self.heatmap_dir = heatmap_dir
+
+    def active_model(self, task: TaskSpec) -> tuple[LoadedModel, ModelVersion | None]:
+        active = self.versions.active(task.name)
+        model = self.runtime.serving(
+            task.name, active.id if active else None, active.store_path if active else None
+        )
+        return model, active
+
+    def predict(
+        self, image: Image, request: PredictionRequest, decoded: DecodedImage | None = None
+    ) -> Prediction:
+        """Predicts for a stored image; ``decoded`` is the image as just decoded at upload, if any."""
+        task = get_task(request.task)
+        # PNG/JPEG carry no modality and are trusted to the uploader; DICOM must match the task.
+        if image.modality is not None and image.modality not in task.accepted_modalities:
+            raise ModalityMismatchError(
+                f"Task {task.name} takes {', '.join(sorted(task.accepted_modalities))} images; "
+                f"this image is {image.modality}.",
+                details={"task": task.name, "image_modality": image.modality},
+            )
+        model, _ = self.active_model(task)
+        started = time.perf_counter()
+        decoded = decoded or self.ingestion.load(image)
+        probabilities = self.runtime.predict(model, tensor_from_decoded(decoded, model.preprocessing))
+        inference_ms = (time.perf_counter() - started) * 1000
+        values = [float(p) for p in probabilities]
+        best = max(range(len(values)), key=values.__getitem__)
+        prediction = Prediction(
+            id=uuid.uuid4(),
+            image_id=image.id,
+            task=task.name,
+            model_version_id=model.version,
+            predicted_label=task.labels[best],
+            probabilities={label: round(p, 6) for label, p in zip(task.labels, values, strict=True)},
+            confidence=min(1.0, max(0.0, values[best])),
+            uncertainty=round(normalised_entropy(values), 6),
+            status="pending_review",
+            site=request.site or image.site,
+            accession_number=request.accession_number,
+            external_id=request.external_id,
+            inference_ms=round(inference_ms, 2),
+        )
+        return self.predictions.add(prediction)
+
+    def get(self, prediction_id: uuid.UUID) -> Prediction:
+        prediction = self.predictions.get(prediction_id)
+        if prediction is None:
+            raise NotFoundError("No prediction with this id.", details={"prediction_id": str(prediction_id)})
+        return prediction
+
+    def page(self, filters: PredictionFilter, *, limit: int, offset: int) -> tuple[Sequence[Prediction], int]:
+        if filters.task is not None:
+            get_task(filters.task)
+        return self.predictions.page(filters, limit=limit, offset=offset)
+
+    def heatmap(self, prediction: Prediction, label: str | None) -> bytes:
+        """Grad-CAM overlay from the version that made the prediction; cached after the first request."""
+        task = get_task(prediction.task)
+        label = label or prediction.predicted_label
+        require_label(task, label)
+        cached = self.heatmap_dir / f"{prediction.id}-{task.label_index(label)}.png"
+        if cached.is_file():
+            return cached.read_bytes()
+        version = self.versions.get(prediction.model_version_id)
+        if version is None:
+            raise UnknownModelVersionError("The version that made this prediction is not registered.")
+        model = self.runtime.version(version.id, version.store_path)
+        decoded = self.ingestion.load(self.ingestion.get(prediction.image_id))
+        cam = grad_cam(model, tensor_from_decoded(decoded, model.preprocessing), task.label_index(label))
+        png = overlay_png(decoded.display, cam)
+        write_atomically(cached, png)
+        return png

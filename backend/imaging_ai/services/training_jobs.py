@@ -1,0 +1,94 @@
+"""The training job queue: start (by request or automatically), list, cancel.
+
+Jobs keep all their state in the database; the worker (`imaging-ai worker`, another process) claims
+and runs them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.persistence.cases import verified_cases
+from imaging_ai.persistence.models import TrainingJob
+from imaging_ai.persistence.training_jobs import TrainingJobRepository
+from imaging_ai.services.case_split import is_sequestered
+from imaging_ai.services.tasks import get_task
+
+
+class JobConflictError(DomainError):
+    status_code = 409
+    code = "job_conflict"
+
+
+class TrainingJobService:
+    def __init__(self, session: Session, *, auto_train_after: int) -> None:
+        self.session = session
+        self.jobs = TrainingJobRepository(session)
+        self.auto_train_after = auto_train_after
+
+    def start(
+        self, task: str, *, parameters: dict[str, Any], requested_by: str | None, trigger: str = "manual"
+    ) -> TrainingJob:
+        get_task(task)
+        open_job = self.jobs.open_job(task)
+        if open_job is not None:
+            raise JobConflictError(
+                f"Task {task} already has a {open_job.status} training job.",
+                details={"job_id": str(open_job.id), "status": open_job.status},
+            )
+        return self.jobs.add(
+            TrainingJob(
+                id=uuid.uuid4(),
+                task=task,
+                status="queued",
+                trigger=trigger,
+                requested_by=requested_by,
+                parameters=parameters,
+                progress={"stage": "queued"},
+            )
+        )
+
+    def get(self, job_id: uuid.UUID) -> TrainingJob:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFoundError("No training job with this id.", details={"job_id": str(job_id)})
+        return job
+
+    def page(self, *, task: str | None, status: str | None, limit: int, offset: int) -> Sequence[TrainingJob]:
+        if task is not None:
+            get_task(task)
+        return self.jobs.page(task=task, status=status, limit=limit, offset=offset)
+
+    def cancel(self, job_id: uuid.UUID) -> TrainingJob:
+        job = self.get(job_id)
+        if job.status == "queued":
+            job.status = "cancelled"
+            job.progress = {**job.progress, "stage": "cancelled"}
+        elif job.status == "running":
+            job.cancel_requested = True  # the worker stops at its next check and cleans up
+        else:
+            raise JobConflictError(f"The job has already {job.status}.", details={"status": job.status})
+        self.session.flush()
+        return job
+
+    def new_training_cases_since_last_job(self, task: str) -> int:
+        last = self.jobs.latest(task)
+        since = last.created_at if last is not None else None
+        return sum(
+            1
+            for case in verified_cases(self.session, task)
+            if not is_sequestered(case) and (since is None or case.verdict_at > since)
+        )
+
+    def maybe_start_automatically(self, task: str) -> TrainingJob | None:
+        """Queues a job when enough new verified training cases have gathered and none is open."""
+        if self.auto_train_after <= 0 or self.jobs.open_job(task) is not None:
+            return None
+        if self.new_training_cases_since_last_job(task) < self.auto_train_after:
+            return None
+        return self.start(task, parameters={}, requested_by=None, trigger="automatic")

@@ -1,0 +1,107 @@
+"""The training worker: claims queued jobs from the database and runs them, one at a time.
+
+Several workers may share one database: a job is claimed by a conditional update that only one of
+them can win. A worker that dies mid-job stops its heartbeat; any worker then marks that job failed
+and removes what it left half-written, while the active version keeps serving throughout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from imaging_ai.persistence.model_versions import ModelVersionRepository
+from imaging_ai.persistence.training_jobs import TrainingJobRepository
+from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.adaptation_job import AdaptationJobRunner, SourceDataCache
+from imaging_ai.settings import Settings
+from imaging_ai.storage.model_store import ModelStoreError, list_versions, remove_partial_versions
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(seconds=30)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self, session_factory: sessionmaker[Session], settings: Settings, worker_id: str | None = None
+    ):
+        self.session_factory = session_factory
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.runner = AdaptationJobRunner(session_factory, settings, SourceDataCache())
+
+    def recover_abandoned_jobs(self, now: datetime | None = None) -> list[uuid.UUID]:
+        """Fails running jobs whose worker stopped beating, and removes their partial files."""
+        now = now or datetime.now(UTC)
+        recovered = []
+        with transaction(self.session_factory) as session:
+            for job in TrainingJobRepository(session).running():
+                heartbeat = job.heartbeat_at or job.started_at
+                if heartbeat is not None and now - heartbeat < STALE_AFTER:
+                    continue
+                job.status = "failed"
+                job.error = "The worker stopped during the job; the active version was not changed."
+                job.finished_at = now
+                job.progress = {**job.progress, "stage": "abandoned"}
+                recovered.append(job.id)
+            registered = {
+                v.id for task in self._tasks(session) for v in ModelVersionRepository(session).for_task(task)
+            }
+        remove_partial_versions(self.settings.trained_models_dir)
+        self._remove_unregistered_versions(recovered, registered)
+        for job_id in recovered:
+            logger.warning("abandoned training job marked failed", extra={"job_id": str(job_id)})
+        return recovered
+
+    def run_once(self) -> uuid.UUID | None:
+        """Claims and runs one queued job; returns its id, or None when the queue is empty."""
+        self.recover_abandoned_jobs()
+        with transaction(self.session_factory) as session:
+            job = TrainingJobRepository(session).claim_next(self.worker_id, datetime.now(UTC))
+            job_id = job.id if job else None
+        if job_id is None:
+            return None
+        logger.info("training job started", extra={"job_id": str(job_id), "worker": self.worker_id})
+        self.runner.run(job_id)
+        logger.info("training job finished", extra={"job_id": str(job_id)})
+        return job_id
+
+    def run_forever(self, *, max_jobs: int | None = None) -> None:
+        done = 0
+        while max_jobs is None or done < max_jobs:
+            if self.run_once() is None:
+                time.sleep(self.settings.worker_poll_seconds)
+            else:
+                done += 1
+
+    def _remove_unregistered_versions(self, job_ids: list[uuid.UUID], registered: set[str]) -> None:
+        # A version folder written by an abandoned job but never registered is not a real version.
+        wanted = {str(job_id) for job_id in job_ids}
+        if not wanted:
+            return
+        try:
+            versions = list_versions(self.settings.trained_models_dir)
+        except ModelStoreError:
+            return
+        for stored in versions:
+            if stored.card.get("training_job") in wanted and stored.version not in registered:
+                shutil.rmtree(Path(stored.path), ignore_errors=True)
+
+    @staticmethod
+    def _tasks(session: Session) -> list[str]:
+        from imaging_ai.ml.tasks import TASKS
+
+        return list(TASKS)

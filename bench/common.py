@@ -1,0 +1,85 @@
+"""Helpers shared by the benchmarks: a real server in a subprocess, timing summaries."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("IMAGING_AI_DATASETS_DIR", ROOT.parent / "shared" / "datasets"))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(seconds: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in seconds]
+    return {
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`imaging-ai serve --migrate` on a loopback port with a fresh SQLite data directory."""
+    with tempfile.TemporaryDirectory(prefix="imaging-ai-bench-") as data_dir:
+        port = free_port()
+        env = {
+            **os.environ,
+            "IMAGING_AI_DATA_DIR": data_dir,
+            "IMAGING_AI_PORT": str(port),
+            "IMAGING_AI_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "imaging-ai"), "serve", "--migrate"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        process.bench_env = env  # type: ignore[attr-defined]  # the benchmark starts its worker with it
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+            else:
+                raise RuntimeError("server did not become ready")
+            yield base_url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
