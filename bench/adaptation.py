@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import torch
 
-from bench.common import DATASETS, ROOT, running_server
-from imaging_ai.ml.adaptation import AdaptationParams, fine_tune
+from bench.common import DATASETS, ROOT, review_case, running_server
+from imaging_ai.ml.adaptation import AdaptationParams, fine_tune, replay_count
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.evaluation import evaluate_image_set
 from imaging_ai.ml.loading import LoadedModel, load_model
@@ -96,17 +96,7 @@ def replay(
     rows.append({"verdicts": 0, "version": model.version, **evaluate(model, target, source), "job": None})
     for start in range(0, len(stream), step):
         for item in stream[start : start + step]:
-            prediction = client.post(
-                "/api/v1/predictions",
-                files={"file": (item.path.name, item.path.read_bytes())},
-                data={"task": task, "site": item.site, "patient_id": item.patient_id or ""},
-            ).json()
-            verdict = (
-                {"verdict": "agree", "reviewer": "bench"}
-                if prediction["predicted_label"] == item.label
-                else {"verdict": "disagree", "label": item.label, "reviewer": "bench"}
-            )
-            client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=verdict).raise_for_status()
+            review_case(client, task, item)
         created = client.post("/api/v1/training-jobs", json={"task": task, "requested_by": "bench"})
         created.raise_for_status()
         job = wait_for_job(client, created.json()["id"])
@@ -148,7 +138,7 @@ def oracle(
         parent,
         load_image_set(training, spec.labels, size),
         load_image_set(validation, spec.labels, size),
-        load_image_set(replay_items[: len(training)], spec.labels, size),
+        load_image_set(replay_items[: replay_count(len(training), AdaptationParams())], spec.labels, size),
         params=AdaptationParams(),
     )
     from imaging_ai.ml.loading import model_from_weights, serialise_weights

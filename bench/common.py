@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from imaging_ai.ml.manifest import ManifestItem
+
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("IMAGING_AI_DATASETS_DIR", ROOT.parent / "shared" / "datasets"))
 
@@ -50,6 +52,8 @@ def running_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[st
             "IMAGING_AI_DATA_DIR": data_dir,
             "IMAGING_AI_PORT": str(port),
             "IMAGING_AI_LOG_LEVEL": "WARNING",
+            # A fixed pseudonym key: the patient-level sequestering depends on it, and runs must repeat.
+            "IMAGING_AI_PSEUDONYM_KEY": "benchmark-pseudonym-key",
             **(extra_env or {}),
         }
         process = subprocess.Popen(
@@ -83,3 +87,19 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def review_case(client: httpx.Client, task: str, item: ManifestItem) -> dict[str, object]:
+    """One case as a hospital sends it: predict, then the clinician's verdict (the item's label)."""
+    prediction = client.post(
+        "/api/v1/predictions",
+        files={"file": (item.path.name, item.path.read_bytes())},
+        data={"task": task, "site": item.site, "patient_id": item.patient_id or ""},
+    ).json()
+    verdict = (
+        {"verdict": "agree", "reviewer": "bench"}
+        if prediction["predicted_label"] == item.label
+        else {"verdict": "disagree", "label": item.label, "reviewer": "bench"}
+    )
+    client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=verdict).raise_for_status()
+    return prediction  # type: ignore[no-any-return]

@@ -19,6 +19,11 @@ from imaging_ai.services.training_jobs import TrainingJobService
 from imaging_ai.settings import Settings
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address, for the audit log."""
+    return request.client.host if request.client else None
+
+
 def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.imaging_ai
     return state

@@ -21,8 +21,12 @@ class AdaptationParams:
     learning_rate: float = 5e-4
     batch_size: int = 32
     patience: int = 3
-    replay_ratio: float = 1.0
-    """Replayed source images per verified site case (1.0 = one for one)."""
+    replay_ratio: float = 3.0
+    """Replayed source images per verified site case (measured: 3 forgets less and learns more than 1)."""
+    max_replay: int = 600
+    """Cap on replayed images, which keeps a job on 500 cases within about two minutes on 2 cores."""
+    freeze_batchnorm: bool = True
+    """Keep the parent's batch-norm statistics (see docs/adaptation.md for the measurement)."""
     seed: int = 0
 
 
@@ -31,6 +35,10 @@ class AdaptationResult:
     training: TrainingResult
     temperature: float
     replayed: int
+
+
+def replay_count(site_cases: int, params: AdaptationParams) -> int:
+    return min(round(site_cases * params.replay_ratio), params.max_replay)
 
 
 def concatenate(*sets: ImageSet) -> ImageSet:
@@ -64,7 +72,7 @@ def fine_tune(
     should_stop: Callable[[], bool] | None = None,
 ) -> AdaptationResult:
     replay = (
-        sample(replay_pool, round(len(site_train) * params.replay_ratio), params.seed)
+        sample(replay_pool, replay_count(len(site_train), params), params.seed)
         if replay_pool is not None and params.replay_ratio > 0
         else None
     )
@@ -82,6 +90,7 @@ def fine_tune(
             learning_rate=params.learning_rate,
             patience=params.patience,
             seed=params.seed,
+            freeze_batchnorm=params.freeze_batchnorm,
         ),
         preprocessing=parent.preprocessing,
         num_classes=len(parent.labels),

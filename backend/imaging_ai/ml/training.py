@@ -30,6 +30,8 @@ class TrainingParams:
     patience: int = 4
     seed: int = 0
     augmentation: AugmentationSpec = field(default_factory=AugmentationSpec)
+    freeze_batchnorm: bool = False
+    """Keep batch-norm statistics fixed (fine-tuning on few cases must not overwrite them)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ def train_network(
     for epoch in range(1, params.epochs + 1):
         epoch_started = time.perf_counter()
         network.train()
+        if params.freeze_batchnorm:
+            for module in network.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         order = torch.randperm(len(train), generator=generator)
         total_loss = 0.0
         for start in range(0, len(order), params.batch_size):

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from imaging_ai.ml.adaptation import AdaptationParams, concatenate, fine_tune
+from imaging_ai.ml.adaptation import AdaptationParams, concatenate, fine_tune, replay_count
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.evaluation import evaluate_image_set
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
@@ -33,7 +33,7 @@ from imaging_ai.persistence.models import ModelVersion, TrainingJob
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.case_split import counts_by_site_and_label, split_cases
 from imaging_ai.services.promotion import GateDecision, GatePolicy, PromotionService, judge
-from imaging_ai.services.source_data import SourceData, source_data
+from imaging_ai.services.source_data import SourceData, root_card, source_data
 from imaging_ai.services.tasks import get_task
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
@@ -171,6 +171,9 @@ class AdaptationJobRunner:
             )
             split = split_cases(verified_cases(session, task.name))
             source = source_data(session, task, active.id, self.settings.datasets_dir)
+            root_metrics = (root_card(session, active.id) or {}).get("metrics")
+            root_source = root_metrics.get("source-test") if isinstance(root_metrics, dict) else None
+            root_source_auc = root_source.get("auc") if isinstance(root_source, dict) else None
             active_id, active_path = active.id, active.store_path
             job.training_set = {
                 "case_ids": [str(case.prediction_id) for case in split.training],
@@ -194,7 +197,7 @@ class AdaptationJobRunner:
         site_train = load_image_set(_case_items(site_train_cases, self.store), task.labels, size)
         site_val = load_image_set(_case_items(site_val_cases, self.store), task.labels, size)
         replay_pool, source_validation = self._source_samples(
-            source, task, size, round(len(site_train) * params.replay_ratio), params.seed
+            source, task, size, replay_count(len(site_train), params), params.seed
         )
         validation = site_val
         if source_validation is not None and (len(site_val) < 20 or len(set(site_val.labels.tolist())) < 2):
@@ -238,7 +241,9 @@ class AdaptationJobRunner:
         )
         sequestered = self._evaluate_sequestered(parent, candidate, split.sequestered, task, size)
         source_eval = self._evaluate_source(parent, candidate, source, task, size)
-        decision = judge(sequestered=sequestered, source=source_eval, policy=self.policy)
+        decision = judge(
+            sequestered=sequestered, source=source_eval, policy=self.policy, root_source_auc=root_source_auc
+        )
         if self._cancel_requested(job_id):
             raise JobCancelled()
         card = self._card(

@@ -53,10 +53,18 @@ def judge(
     sequestered: dict[str, dict[str, Any]],
     source: dict[str, dict[str, Any]] | None,
     policy: GatePolicy,
+    root_source_auc: float | None = None,
 ) -> GateDecision:
     """``sequestered``/``source``: {"active": metrics, "candidate": metrics}; sequestered also per site
-    under "sites": {site: {"active": ..., "candidate": ...}}."""
-    evaluation = {"sequestered": sequestered, "source_test": source, "policy": policy.__dict__}
+    under "sites": {site: {"active": ..., "candidate": ...}}. ``root_source_auc``: the lineage's base
+    version on the same source test set; the margin is measured from the better of it and the active
+    version, so that a chain of promotions cannot each forget a little more."""
+    evaluation = {
+        "sequestered": sequestered,
+        "source_test": source,
+        "root_source_auc": root_source_auc,
+        "policy": policy.__dict__,
+    }
     pooled_active, pooled_candidate = _auc(sequestered.get("active")), _auc(sequestered.get("candidate"))
     n = int((sequestered.get("candidate") or {}).get("n") or 0)
     if n < policy.min_sequestered or math.isnan(pooled_candidate) or math.isnan(pooled_active):
@@ -89,11 +97,12 @@ def judge(
             evaluation,
         )
     source_active, source_candidate = _auc(source.get("active")), _auc(source.get("candidate"))
-    if math.isnan(source_candidate) or source_candidate < source_active - policy.source_margin:
+    reference = max(source_active, root_source_auc) if root_source_auc is not None else source_active
+    if math.isnan(source_candidate) or source_candidate < reference - policy.source_margin:
         return GateDecision(
             False,
-            f"held back: forgets the source site (source-test AUC {source_candidate:.3f} vs active "
-            f"{source_active:.3f}, margin {policy.source_margin})",
+            f"held back: forgets the source site (source-test AUC {source_candidate:.3f} vs "
+            f"{reference:.3f}, the better of the active and the base version; margin {policy.source_margin})",
             evaluation,
         )
     return GateDecision(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from imaging_ai.api.deps import PromotionServiceDep, TrainingJobServiceDep
+from imaging_ai.api.deps import PromotionServiceDep, TrainingJobServiceDep, client_address
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionPublic
 from imaging_ai.api.schemas.training import JobStatus, ModelChange, TrainingJobCreate, TrainingJobPublic
@@ -81,7 +81,7 @@ def promote_version(
         version,
         actor=body.actor,
         reason=body.reason,
-        client_address=request.client.host if request.client else None,
+        client_address=client_address(request),
     )
     return ModelVersionPublic.from_record(record, read_card(record))
 
@@ -99,6 +99,6 @@ def rollback_task(
         task,
         actor=body.actor,
         reason=body.reason,
-        client_address=request.client.host if request.client else None,
+        client_address=client_address(request),
     )
     return ModelVersionPublic.from_record(record, read_card(record))

@@ -25,6 +25,8 @@ class TrainingParameters(BaseModel):
     replay_ratio: float | None = Field(
         default=None, ge=0, le=10, description="Source images replayed per site case."
     )
+    freeze_batchnorm: bool | None = Field(default=None, description="Keep the parent batch-norm statistics.")
+    max_replay: int | None = Field(default=None, ge=0, le=10000, description="Cap on replayed source images.")
     seed: int | None = Field(default=None, ge=0)
 
 
