@@ -154,7 +154,8 @@ def test_gate_refuses_a_worse_candidate_promotes_a_better_one_and_rollback_works
     seq, src = evaluation["sequestered"], evaluation["source_test"]
     # Whatever the decision, it is the one the rule gives on the recorded numbers.
     better = seq["candidate"]["auc"] > seq["active"]["auc"]
-    keeps_source = src["candidate"]["auc"] >= src["active"]["auc"] - 0.01
+    reference = max(src["active"]["auc"], evaluation["root_source_auc"])
+    keeps_source = src["candidate"]["auc"] >= reference - 0.01
     assert good["decision"] == ("promoted" if better and keeps_source else "held_back"), good[
         "decision_reason"
     ]
