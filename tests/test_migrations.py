@@ -49,6 +49,12 @@ def test_upgrade_head_then_downgrade_base(empty_database_url: str) -> None:
     assert _tables(empty_database_url) == EXPECTED_TABLES
 
 
+def test_migrating_creates_the_data_folder_of_a_fresh_sqlite_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh' / 'var' / 'imaging_ai.sqlite3'}"
+    migrations.upgrade(url)
+    assert _tables(url) == EXPECTED_TABLES
+
+
 def test_models_and_migrations_agree(empty_database_url: str) -> None:
     migrations.upgrade(empty_database_url)
     engine = create_engine(empty_database_url)

@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from imaging_ai.persistence.database import ensure_sqlite_directory
 from imaging_ai.settings import MIGRATIONS_DIR
 
 
@@ -21,6 +22,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
+    ensure_sqlite_directory(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
