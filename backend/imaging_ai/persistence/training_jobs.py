@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -70,6 +71,10 @@ class TrainingJobRepository:
                 job = self.session.get(TrainingJob, job_id, populate_existing=True)
                 return job
         return None
+
+    def update_fields(self, job_id: uuid.UUID, **values: Any) -> None:
+        """Sets columns of one job without loading it (progress, heartbeats and outcomes from the worker)."""
+        self.session.execute(update(TrainingJob).where(TrainingJob.id == job_id).values(**values))
 
     def running(self) -> Sequence[TrainingJob]:
         return self.session.scalars(select(TrainingJob).where(TrainingJob.status == "running")).all()

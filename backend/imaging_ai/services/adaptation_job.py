@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.ml.adaptation import AdaptationParams, concatenate, fine_tune, replay_count
@@ -30,6 +29,7 @@ from imaging_ai.ml.training import EpochRecord
 from imaging_ai.persistence.cases import VerifiedCase, verified_cases
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion, TrainingJob
+from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.case_split import counts_by_site_and_label, split_cases
 from imaging_ai.services.promotion import GateDecision, GatePolicy, PromotionService, judge
@@ -107,7 +107,7 @@ class AdaptationJobRunner:
 
     def _update(self, job_id: uuid.UUID, **values: Any) -> None:
         with transaction(self.session_factory) as session:
-            session.execute(update(TrainingJob).where(TrainingJob.id == job_id).values(**values))
+            TrainingJobRepository(session).update_fields(job_id, **values)
 
     def _progress(self, job_id: uuid.UUID, progress: dict[str, Any]) -> None:
         self._update(job_id, progress=progress, heartbeat_at=datetime.now(UTC))
