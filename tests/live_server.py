@@ -21,6 +21,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def wait_until_answering(url: str, *, timeout: float) -> None:
+    """Polls a probe URL until it answers 200 (a server starting in a thread or another process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
     port = free_port()
@@ -29,15 +42,7 @@ def serve(settings: Settings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("server did not start")
+    wait_until_answering(f"{base_url}/healthz", timeout=20)
     try:
         yield base_url
     finally:

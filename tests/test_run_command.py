@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests import samples
-from tests.live_server import free_port
+from tests.live_server import free_port, wait_until_answering
 
 CLI = str(Path(sys.executable).parent / "imaging-ai")
 
@@ -34,16 +33,7 @@ def test_fresh_data_folder_migrates_serves_and_predicts(tmp_path: Path) -> None:
     server = subprocess.Popen([CLI, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-        else:
-            raise AssertionError("the server did not become ready")
+        wait_until_answering(f"{base}/readyz", timeout=60)
         assert "Imaging AI" in httpx.get(f"{base}/").text
         assert httpx.get(f"{base}/docs").status_code == 200
         upload = httpx.post(

@@ -42,14 +42,3 @@ def heatmap_layer(network: nn.Module, architecture: str) -> nn.Module:
         features: nn.Sequential = network.features  # type: ignore[assignment]
         return features[-1]
     raise ValueError(f"unknown architecture {architecture!r}")
-
-
-def embedding_layer(network: nn.Module, architecture: str) -> nn.Module:
-    """The module whose output is the penultimate embedding (input to the classifier)."""
-    if architecture == "resnet18":
-        layer: nn.Module = network.avgpool  # type: ignore[assignment]
-        return layer
-    if architecture == "mobilenet_v3_small":
-        pooling: nn.Module = network.avgpool  # type: ignore[assignment]
-        return pooling
-    raise ValueError(f"unknown architecture {architecture!r}")

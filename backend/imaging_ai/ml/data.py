@@ -27,9 +27,6 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.items)
 
-    def label_counts(self, labels: Sequence[str]) -> dict[str, int]:
-        return {label: int((self.labels == k).sum()) for k, label in enumerate(labels)}
-
 
 def _load_one(item: ManifestItem, size: int) -> np.ndarray:
     return resize_display(decode_image(item.path.read_bytes(), max_pixels=MAX_PIXELS).display, size)

@@ -33,6 +33,9 @@ class ModelVersionRepository:
             select(ModelVersion).where(ModelVersion.task == task).order_by(ModelVersion.created_at)
         ).all()
 
+    def all_ids(self) -> set[str]:
+        return set(self.session.scalars(select(ModelVersion.id)).all())
+
     def add(self, version: ModelVersion) -> ModelVersion:
         self.session.add(version)
         self.session.flush()

@@ -26,6 +26,11 @@ from imaging_ai.services.tasks import UnknownModelVersionError, get_task, requir
 from imaging_ai.storage.blob_store import write_atomically
 
 
+class ImageRequiredError(DomainError):
+    status_code = 422
+    code = "image_required"
+
+
 class ModalityMismatchError(DomainError):
     status_code = 422
     code = "modality_mismatch"

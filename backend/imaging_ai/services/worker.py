@@ -57,9 +57,7 @@ class Worker:
                 job.finished_at = now
                 job.progress = {**job.progress, "stage": "abandoned"}
                 recovered.append(job.id)
-            registered = {
-                v.id for task in self._tasks(session) for v in ModelVersionRepository(session).for_task(task)
-            }
+            registered = ModelVersionRepository(session).all_ids() if recovered else set()
         remove_partial_versions(self.settings.trained_models_dir)
         self._remove_unregistered_versions(recovered, registered)
         for job_id in recovered:
@@ -99,9 +97,3 @@ class Worker:
         for stored in versions:
             if stored.card.get("training_job") in wanted and stored.version not in registered:
                 shutil.rmtree(Path(stored.path), ignore_errors=True)
-
-    @staticmethod
-    def _tasks(session: Session) -> list[str]:
-        from imaging_ai.ml.tasks import TASKS
-
-        return list(TASKS)

@@ -11,16 +11,10 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic, PredictionStatus
-from imaging_ai.errors import DomainError
 from imaging_ai.persistence.predictions import PredictionFilter
-from imaging_ai.services.prediction import PredictionRequest
+from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
-
-
-class ImageRequiredError(DomainError):
-    status_code = 422
-    code = "image_required"
 
 
 @router.post(
