@@ -1,0 +1,369 @@
+// One case: the image in the viewer, the AI's answer, the verdict buttons and the verdict history.
+// Next/previous follow the worklist the case was opened from (its filters are in the URL).
+import { useCallback, useEffect, useId, useMemo, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import type { Prediction } from "../api/client";
+import { useImageRecord, usePrediction, usePredictions, useTasks, useVerdicts } from "../api/queries";
+import { useShortcuts } from "../components/shortcuts";
+import { ErrorState, formatDate, Loading, Percent } from "../components/States";
+import { ImageViewer, type Tool } from "../viewer/ImageViewer";
+import { DEFAULT_WINDOW, PRESETS, type Window } from "../viewer/windowing";
+import { ShortcutHelp } from "./ShortcutHelp";
+import { VerdictPanel } from "./VerdictPanel";
+import { filtersFrom } from "./worklistParams";
+
+/** The reading queue: the worklist's order when the case was last in it, so that the next case is
+ * still found after this one leaves the list (a verdict takes it out of "waiting for review"). */
+function useReadingQueue(currentId: string, search: URLSearchParams) {
+  const filters = filtersFrom(search);
+  const list = usePredictions(filters);
+  const [snapshot, setSnapshot] = useState<string[]>([]);
+  useEffect(() => {
+    const ids = list.data?.items.map((item) => item.id) ?? [];
+    if (ids.includes(currentId)) setSnapshot(ids);
+  }, [list.data, currentId]);
+  const fresh = list.data?.items.map((item) => item.id) ?? [];
+  const index = snapshot.indexOf(currentId);
+  // Later cases of the snapshot that are still in the list (or all of them if the list is not back).
+  const after = index >= 0 ? snapshot.slice(index + 1) : fresh.filter((id) => id !== currentId);
+  const before = index >= 0 ? snapshot.slice(0, index).reverse() : [];
+  const live = (id: string) => !list.data || fresh.includes(id) || !filters.status;
+  return {
+    next: after.find(live) ?? null,
+    previous: before.find(live) ?? null,
+    position: index >= 0 ? index + 1 : null,
+    total: list.data?.total ?? null,
+  };
+}
+
+export function CaseView() {
+  const { predictionId = "" } = useParams();
+  const [search] = useSearchParams();
+  const navigate = useNavigate();
+  const prediction = usePrediction(predictionId);
+  const tasks = useTasks();
+  const queue = useReadingQueue(predictionId, search);
+  const [helpOpen, setHelpOpen] = useState(false);
+  const [advance, setAdvance] = useState(() => localStorage.getItem("imaging-ai.advance") !== "false");
+  const [lastSaved, setLastSaved] = useState<string | null>(null);
+
+  const go = useCallback(
+    (id: string | null) => {
+      if (id) navigate(`/cases/${id}${search.toString() ? `?${search}` : ""}`);
+    },
+    [navigate, search],
+  );
+
+  const worklistLink = `/worklist${search.toString() ? `?${search}` : ""}`;
+  const labels = tasks.data?.find((task) => task.name === prediction.data?.task)?.labels ?? Object.keys(prediction.data?.probabilities ?? {});
+
+  useShortcuts((key) => {
+    if (key === "?") {
+      setHelpOpen((open) => !open);
+      return true;
+    }
+    if (key === "j" || key === "J" || key === "ArrowRight") {
+      go(queue.next);
+      return true;
+    }
+    if (key === "k" || key === "K" || key === "ArrowLeft") {
+      go(queue.previous);
+      return true;
+    }
+    return false;
+  }, !helpOpen);
+
+  if (prediction.isPending) return <Loading what="the case" />;
+  if (prediction.isError) return <ErrorState error={prediction.error} what="the case" onRetry={() => void prediction.refetch()} />;
+
+  return (
+    <div className="case">
+      <nav className="case-nav" aria-label="Reading">
+        <Link to={worklistLink} className="button small">
+          ← Worklist
+        </Link>
+        <button type="button" className="button small" onClick={() => go(queue.previous)} disabled={!queue.previous}>
+          Previous <kbd>K</kbd>
+        </button>
+        <button type="button" className="button small" onClick={() => go(queue.next)} disabled={!queue.next} data-testid="next-case">
+          Next <kbd>J</kbd>
+        </button>
+        <span className="muted small" aria-live="polite">
+          {queue.position && queue.total !== null ? `Case ${queue.position} of ${queue.total} in the worklist` : "Not in the current worklist"}
+        </span>
+        <label className="check small">
+          <input
+            type="checkbox"
+            checked={advance}
+            onChange={(e) => {
+              setAdvance(e.target.checked);
+              localStorage.setItem("imaging-ai.advance", String(e.target.checked));
+            }}
+          />
+          Go to the next case after a verdict
+        </label>
+        <button type="button" className="button small" onClick={() => setHelpOpen(true)} aria-haspopup="dialog">
+          Shortcuts <kbd>?</kbd>
+        </button>
+      </nav>
+      <div className="case-body">
+        <CaseViewer key={prediction.data.id} prediction={prediction.data} shortcutsEnabled={!helpOpen} />
+        <aside className="case-side" aria-label="Case details">
+          <AiAnswer prediction={prediction.data} labels={labels} />
+          <VerdictPanel
+            key={prediction.data.id}
+            prediction={prediction.data}
+            labels={labels}
+            shortcutsEnabled={!helpOpen}
+            onDone={() => {
+              setLastSaved(prediction.data.id);
+              if (advance && queue.next) go(queue.next);
+            }}
+          />
+          {lastSaved && lastSaved !== prediction.data.id && (
+            <p className="muted small" role="status">
+              Verdict saved on the previous case.
+            </p>
+          )}
+          {!queue.next && lastSaved === prediction.data.id && (
+            <p className="ok small" role="status">
+              No more cases in this worklist. <Link to={worklistLink}>Back to the worklist</Link>
+            </p>
+          )}
+          <VerdictHistoryPanel predictionId={prediction.data.id} />
+        </aside>
+      </div>
+      {helpOpen && <ShortcutHelp labels={labels} onClose={() => setHelpOpen(false)} />}
+    </div>
+  );
+}
+
+function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; shortcutsEnabled: boolean }) {
+  const [window, setWindow] = useState<Window>(DEFAULT_WINDOW);
+  const [invert, setInvert] = useState(false);
+  const [showHeatmap, setShowHeatmap] = useState(() => localStorage.getItem("imaging-ai.heatmap") === "true");
+  const [opacity, setOpacity] = useState(() => Number(localStorage.getItem("imaging-ai.opacity") ?? 0.6));
+  const [tool, setTool] = useState<Tool>("window");
+  const [resetKey, setResetKey] = useState(0);
+  const [zoom, setZoom] = useState<{ factor: number; seq: number }>({ factor: 1, seq: 0 });
+  const image = useImageRecord(prediction.image_id);
+  const ids = { preset: useId(), opacity: useId() };
+
+  useEffect(() => localStorage.setItem("imaging-ai.heatmap", String(showHeatmap)), [showHeatmap]);
+  useEffect(() => localStorage.setItem("imaging-ai.opacity", String(opacity)), [opacity]);
+
+  const reset = () => {
+    setWindow(DEFAULT_WINDOW);
+    setInvert(false);
+    setResetKey((k) => k + 1);
+  };
+
+  useShortcuts((key) => {
+    switch (key.toLowerCase()) {
+      case "h":
+        setShowHeatmap((v) => !v);
+        return true;
+      case "i":
+        setInvert((v) => !v);
+        return true;
+      case "r":
+        reset();
+        return true;
+      case "p":
+        setTool((t) => (t === "pan" ? "window" : "pan"));
+        return true;
+      case "w":
+        setTool("window");
+        return true;
+      case "+":
+      case "=":
+        setZoom((z) => ({ factor: 1.25, seq: z.seq + 1 }));
+        return true;
+      case "-":
+        setZoom((z) => ({ factor: 0.8, seq: z.seq + 1 }));
+        return true;
+      default:
+        return false;
+    }
+  }, shortcutsEnabled);
+
+  const preset = PRESETS.find((p) => p.window.width === window.width && p.window.center === window.center)?.key ?? "custom";
+  const info = image.data;
+  return (
+    <section className="case-image" aria-label="Image">
+      <div className="toolbar" role="toolbar" aria-label="Viewer tools">
+        <div className="segmented" role="group" aria-label="Drag tool">
+          <button type="button" className="button small" aria-pressed={tool === "window"} onClick={() => setTool("window")}>
+            Window/level <kbd>W</kbd>
+          </button>
+          <button type="button" className="button small" aria-pressed={tool === "pan"} onClick={() => setTool("pan")}>
+            Pan <kbd>P</kbd>
+          </button>
+        </div>
+        <label htmlFor={ids.preset} className="small">
+          Preset
+        </label>
+        <select
+          id={ids.preset}
+          className="small"
+          value={preset}
+          onChange={(e) => {
+            const chosen = PRESETS.find((p) => p.key === e.target.value);
+            if (chosen) setWindow(chosen.window);
+          }}
+        >
+          {PRESETS.map((p) => (
+            <option key={p.key} value={p.key}>
+              {p.label}
+            </option>
+          ))}
+          {preset === "custom" && <option value="custom">Custom</option>}
+        </select>
+        <span className="wl-readout small mono" aria-live="off">
+          W {Math.round(window.width)} / L {Math.round(window.center)}
+        </span>
+        <button type="button" className="button small" aria-pressed={invert} onClick={() => setInvert((v) => !v)}>
+          Invert <kbd>I</kbd>
+        </button>
+        <button type="button" className="button small" aria-pressed={showHeatmap} onClick={() => setShowHeatmap((v) => !v)} data-testid="heatmap-toggle">
+          Heatmap <kbd>H</kbd>
+        </button>
+        <label htmlFor={ids.opacity} className="small">
+          Opacity
+        </label>
+        <input
+          id={ids.opacity}
+          type="range"
+          min={0}
+          max={1}
+          step={0.05}
+          value={opacity}
+          onChange={(e) => setOpacity(Number(e.target.value))}
+          disabled={!showHeatmap}
+        />
+        <button type="button" className="button small" onClick={reset}>
+          Reset <kbd>R</kbd>
+        </button>
+      </div>
+      <ImageViewer
+        imageUrl={`/api/v1/images/${prediction.image_id}/render?size=2048`}
+        heatmapUrl={`/api/v1/predictions/${prediction.id}/heatmap`}
+        showHeatmap={showHeatmap}
+        heatmapOpacity={opacity}
+        invert={invert}
+        window={window}
+        onWindowChange={setWindow}
+        tool={tool}
+        resetKey={resetKey}
+        zoomRequest={zoom}
+        label={`Image of case ${prediction.id}${info ? `, ${info.cols}×${info.rows} ${info.format}` : ""}. Drag to change window and level, wheel to zoom.`}
+      />
+      <p className="viewer-hint small muted">
+        Drag: window/level · Shift/Ctrl-drag or middle button: pan · Wheel: zoom
+        {info && (
+          <>
+            {" "}
+            · {info.cols}×{info.rows} {info.format.toUpperCase()}
+            {info.modality ? ` ${info.modality}` : ""}
+            {showHeatmap ? " · heatmap: Grad-CAM for the AI label" : ""}
+          </>
+        )}
+      </p>
+    </section>
+  );
+}
+
+function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: string[] }) {
+  const ordered = useMemo(() => {
+    const known = labels.filter((label) => label in prediction.probabilities);
+    const rest = Object.keys(prediction.probabilities).filter((label) => !known.includes(label));
+    return [...known, ...rest];
+  }, [labels, prediction.probabilities]);
+  return (
+    <section className="panel" aria-labelledby="ai-title">
+      <h2 id="ai-title">AI answer</h2>
+      <p className="ai-label">
+        <span className={`label-chip big label-${prediction.predicted_label}`} data-testid="predicted-label">
+          {prediction.predicted_label}
+        </span>
+        <span className={`status status-${prediction.status}`}>{prediction.status.replace("_", " ")}</span>
+      </p>
+      <table className="probabilities">
+        <caption className="visually-hidden">Probability per label</caption>
+        <tbody>
+          {ordered.map((label, index) => {
+            const p = prediction.probabilities[label] ?? 0;
+            return (
+              <tr key={label}>
+                <th scope="row">
+                  <kbd>{index + 1}</kbd> {label}
+                </th>
+                <td className="bar-cell">
+                  <span className="bar" style={{ width: `${Math.round(p * 100)}%` }} aria-hidden="true" />
+                </td>
+                <td className="num">
+                  <Percent value={p} />
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <dl className="facts">
+        <dt>Confidence</dt>
+        <dd>
+          <Percent value={prediction.confidence} />
+        </dd>
+        <dt>Uncertainty</dt>
+        <dd title="Normalised entropy: 0 certain, 1 uninformative">
+          {prediction.uncertainty.toFixed(2)} {prediction.uncertainty > 0.6 && <span className="warn">high</span>}
+        </dd>
+        <dt>Model</dt>
+        <dd className="mono">{prediction.model_version}</dd>
+        <dt>Site</dt>
+        <dd>{prediction.site ?? "–"}</dd>
+        <dt>Received</dt>
+        <dd>{formatDate(prediction.created_at)}</dd>
+        {prediction.accession_number && (
+          <>
+            <dt>Accession</dt>
+            <dd>{prediction.accession_number}</dd>
+          </>
+        )}
+      </dl>
+    </section>
+  );
+}
+
+function VerdictHistoryPanel({ predictionId }: { predictionId: string }) {
+  const history = useVerdicts(predictionId);
+  return (
+    <section className="panel" aria-labelledby="history-title">
+      <h2 id="history-title">Verdict history</h2>
+      {history.isPending ? (
+        <Loading what="the history" />
+      ) : history.isError ? (
+        <ErrorState error={history.error} what="the history" onRetry={() => void history.refetch()} />
+      ) : history.data.verdicts.length === 0 ? (
+        <p className="muted">No verdict yet.</p>
+      ) : (
+        <>
+          <p>
+            Label of record: <strong data-testid="label-of-record">{history.data.label_of_record ?? "none (unreadable)"}</strong>
+          </p>
+          <ol className="history" reversed data-testid="verdict-history">
+            {[...history.data.verdicts].reverse().map((verdict) => (
+              <li key={verdict.id}>
+                <span className={`verdict-name verdict-${verdict.verdict}`}>
+                  {verdict.verdict === "disagree" ? `corrected to ${verdict.label}` : verdict.verdict}
+                </span>{" "}
+                by {verdict.reviewer} <span className="muted small">{formatDate(verdict.created_at)}</span>
+                {verdict.notes && <p className="note">{verdict.notes}</p>}
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </section>
+  );
+}
