@@ -41,8 +41,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     try {
       await authApi.logout();
     } finally {
-      queryClient.clear();
+      // Signed out first (the guard redirects), then forget every cached answer of the old session.
       queryClient.setQueryData(ME_KEY, null);
+      queryClient.removeQueries({ predicate: (query) => query.queryKey[0] !== "auth" });
     }
   }, [queryClient]);
 

@@ -2,8 +2,9 @@
 // Next/previous follow the worklist the case was opened from (its filters are in the URL).
 import { useCallback, useEffect, useId, useMemo, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import type { Prediction } from "../api/client";
-import { useImageRecord, usePrediction, usePredictions, useTasks, useVerdicts } from "../api/queries";
+import { useQueryClient } from "@tanstack/react-query";
+import { api, unwrap, type Prediction } from "../api/client";
+import { keys, useImageRecord, usePrediction, usePredictions, useTasks, useVerdicts } from "../api/queries";
 import { useShortcuts } from "../components/shortcuts";
 import { ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { ImageViewer, type Tool } from "../viewer/ImageViewer";
@@ -36,6 +37,27 @@ function useReadingQueue(currentId: string, search: URLSearchParams) {
   };
 }
 
+/** Loads the next case's record and image while this one is read, so that moving on is instant. */
+function usePrefetchCase(id: string | null) {
+  const queryClient = useQueryClient();
+  useEffect(() => {
+    if (!id) return;
+    void queryClient
+      .prefetchQuery({
+        queryKey: keys.prediction(id),
+        queryFn: () => unwrap(api.GET("/api/v1/predictions/{prediction_id}", { params: { path: { prediction_id: id } } })),
+      })
+      .then(() => {
+        const next = queryClient.getQueryData<Prediction>(keys.prediction(id));
+        if (next) new Image().src = renderUrl(next.image_id);
+      });
+  }, [id, queryClient]);
+}
+
+export function renderUrl(imageId: string): string {
+  return `/api/v1/images/${imageId}/render?size=2048`;
+}
+
 export function CaseView() {
   const { predictionId = "" } = useParams();
   const [search] = useSearchParams();
@@ -45,7 +67,8 @@ export function CaseView() {
   const queue = useReadingQueue(predictionId, search);
   const [helpOpen, setHelpOpen] = useState(false);
   const [advance, setAdvance] = useState(() => localStorage.getItem("imaging-ai.advance") !== "false");
-  const [lastSaved, setLastSaved] = useState<string | null>(null);
+  // The case a verdict was just given on, and the case reading moved on to from it.
+  const [saved, setSaved] = useState<{ on: string; next: string | null } | null>(null);
 
   const go = useCallback(
     (id: string | null) => {
@@ -53,6 +76,8 @@ export function CaseView() {
     },
     [navigate, search],
   );
+
+  usePrefetchCase(queue.next);
 
   const worklistLink = `/worklist${search.toString() ? `?${search}` : ""}`;
   const labels = tasks.data?.find((task) => task.name === prediction.data?.task)?.labels ?? Object.keys(prediction.data?.probabilities ?? {});
@@ -77,7 +102,7 @@ export function CaseView() {
   if (prediction.isError) return <ErrorState error={prediction.error} what="the case" onRetry={() => void prediction.refetch()} />;
 
   return (
-    <div className="case">
+    <div className="case" data-case-id={prediction.data.id}>
       <nav className="case-nav" aria-label="Reading">
         <Link to={worklistLink} className="button small">
           ← Worklist
@@ -116,16 +141,17 @@ export function CaseView() {
             labels={labels}
             shortcutsEnabled={!helpOpen}
             onDone={() => {
-              setLastSaved(prediction.data.id);
-              if (advance && queue.next) go(queue.next);
+              const next = advance ? queue.next : null;
+              setSaved({ on: prediction.data.id, next });
+              if (next) go(next);
             }}
           />
-          {lastSaved && lastSaved !== prediction.data.id && (
+          {saved?.next === prediction.data.id && (
             <p className="muted small" role="status">
               Verdict saved on the previous case.
             </p>
           )}
-          {!queue.next && lastSaved === prediction.data.id && (
+          {!queue.next && saved?.on === prediction.data.id && (
             <p className="ok small" role="status">
               No more cases in this worklist. <Link to={worklistLink}>Back to the worklist</Link>
             </p>
@@ -246,7 +272,7 @@ function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; 
         </button>
       </div>
       <ImageViewer
-        imageUrl={`/api/v1/images/${prediction.image_id}/render?size=2048`}
+        imageUrl={renderUrl(prediction.image_id)}
         heatmapUrl={`/api/v1/predictions/${prediction.id}/heatmap`}
         showHeatmap={showHeatmap}
         heatmapOpacity={opacity}

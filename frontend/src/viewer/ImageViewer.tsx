@@ -163,7 +163,6 @@ export function ImageViewer(props: ImageViewerProps) {
     (event: React.PointerEvent<HTMLCanvasElement>) => {
       if (!view || (event.button !== 0 && event.button !== 1)) return;
       event.preventDefault();
-      event.currentTarget.focus();
       const pan = event.button === 1 || tool === "pan" || event.shiftKey || event.ctrlKey || event.altKey;
       event.currentTarget.setPointerCapture(event.pointerId);
       dragStart.current = { x: event.clientX, y: event.clientY, window, view };

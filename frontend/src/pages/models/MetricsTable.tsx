@@ -8,12 +8,13 @@ const COLUMNS = ["auc", "accuracy", "sensitivity", "specificity", "n"] as const;
 export function MetricsTable({ versions }: { versions: Pick<ModelVersion, "id" | "metrics">[] }) {
   const sets = Array.from(new Set(versions.flatMap((v) => Object.keys(v.metrics ?? {}))));
   if (sets.length === 0) return <p className="muted">No metrics recorded on the model card.</p>;
+  const many = versions.length > 1;
   return (
     <table className="table compact metrics">
       <thead>
         <tr>
           <th scope="col">Evaluation set</th>
-          <th scope="col">Version</th>
+          {many && <th scope="col">Version</th>}
           {COLUMNS.map((column) => (
             <th scope="col" key={column} className="num">
               {column === "n" ? "n" : column.toUpperCase() === "AUC" ? "AUC" : column[0]!.toUpperCase() + column.slice(1)}
@@ -32,7 +33,7 @@ export function MetricsTable({ versions }: { versions: Pick<ModelVersion, "id" |
                     {set}
                   </th>
                 )}
-                <td className="mono">{version.id}</td>
+                {many && <td className="mono nowrap">{version.id}</td>}
                 {COLUMNS.map((column) => (
                   <td key={column} className="num">
                     {metrics ? (column === "n" ? String(metrics.n ?? "–") : formatNumber(metrics[column])) : "–"}

@@ -7,7 +7,8 @@ const asDict = (value: unknown): Dict => (value && typeof value === "object" ? (
 
 function Progress({ job }: { job: TrainingJob }) {
   const progress = asDict(job.progress);
-  const stage = typeof progress.stage === "string" ? progress.stage : job.status === "queued" ? "waiting for a worker" : "–";
+  const stage =
+    job.status === "queued" ? "queued: waiting for a worker" : typeof progress.stage === "string" ? progress.stage : job.status;
   const epoch = typeof progress.epoch === "number" ? progress.epoch : null;
   const epochs = typeof progress.epochs === "number" ? progress.epochs : null;
   return (

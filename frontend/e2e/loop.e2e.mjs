@@ -1,0 +1,254 @@
+// The learning loop in a real browser against a real backend: sign in, upload chest X-rays, read the
+// prediction and its heatmap, correct the label, see the worklist update, then as an administrator
+// start a training job and see it and the model versions. Screenshots of each screen go to
+// ARTIFACTS_DIR. Exits non-zero on the first failed step.
+//
+//   BASE_URL=http://127.0.0.1:8000 ADMIN_USER=admin ADMIN_PASSWORD=... CLINICIAN_USER=dr.lee \
+//   CLINICIAN_PASSWORD=... IMAGE_PATH=a.png IMAGE_PATH_2=b.png node e2e/loop.e2e.mjs
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) {
+    console.error(`missing environment variable ${name}`);
+    process.exit(2);
+  }
+  return value;
+};
+const BASE_URL = env("BASE_URL").replace(/\/$/, "");
+const ADMIN = { username: env("ADMIN_USER"), password: env("ADMIN_PASSWORD") };
+const CLINICIAN = { username: env("CLINICIAN_USER"), password: env("CLINICIAN_PASSWORD") };
+const IMAGES = [env("IMAGE_PATH"), process.env.IMAGE_PATH_2].filter(Boolean).map((p) => resolve(p));
+const TASK = env("TASK", "chest-xray-pneumonia");
+const SITE = env("SITE", "e2e-ward");
+const ARTIFACTS = resolve(env("ARTIFACTS_DIR", join(here, "artifacts")));
+const CHROMIUM = env("CHROMIUM_PATH", "/usr/bin/chromium");
+const TIMEOUT = Number(env("STEP_TIMEOUT_MS", "30000"));
+
+mkdirSync(ARTIFACTS, { recursive: true });
+
+let step = "start";
+const log = (message) => console.log(`[e2e] ${message}`);
+function expect(condition, message) {
+  if (!condition) throw new Error(`expectation failed: ${message}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+context.setDefaultTimeout(TIMEOUT);
+const page = await context.newPage();
+const consoleErrors = [];
+page.on("console", (message) => {
+  // A 4xx answer is logged by Chromium as a failed resource; the app shows those itself.
+  if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) consoleErrors.push(message.text());
+});
+page.on("pageerror", (error) => consoleErrors.push(String(error)));
+
+async function shot(name) {
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path });
+  log(`screenshot ${path}`);
+}
+
+async function signIn(user, expectedRole) {
+  step = `sign in as ${user.username}`;
+  await page.goto(`${BASE_URL}/#/worklist`);
+  await page.getByLabel("Username").waitFor();
+  await page.getByLabel("Username").fill(user.username);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const current = page.getByTestId("current-user");
+  await current.waitFor();
+  await page.waitForFunction(
+    (role) => document.querySelector("[data-testid=current-user] .user-roles")?.textContent?.includes(role),
+    expectedRole,
+  );
+  log(`signed in: ${(await current.innerText()).replace(/\s+/g, " ")}`);
+}
+
+async function signOut() {
+  step = "sign out";
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByLabel("Username").waitFor();
+}
+
+async function canvasReady(caseId) {
+  const scope = caseId ? `.case[data-case-id="${caseId}"] ` : "";
+  await page.waitForSelector(`${scope}[data-testid=viewer-canvas][data-ready=true]`);
+}
+
+try {
+  // --- the clinician ------------------------------------------------------------------------------
+  step = "sign-in screen";
+  await page.goto(`${BASE_URL}/`);
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  await page.getByLabel("Username").fill(CLINICIAN.username);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(".form-error code").waitFor();
+  const loginError = await page.locator(".form-error").innerText();
+  expect(/invalid_credentials/.test(loginError), `a wrong password shows invalid_credentials (got "${loginError}")`);
+  await shot("01-sign-in-error");
+
+  await signIn(CLINICIAN, "clinician");
+  expect((await page.getByRole("link", { name: "Models" }).count()) === 0, "a clinician sees no Models screen");
+
+  step = "upload";
+  await page.getByRole("link", { name: "Upload" }).click();
+  await page.getByLabel("Task").selectOption(TASK);
+  await page.getByLabel("Site (optional)").fill(SITE);
+  const bogus = join(tmpdir(), "not-an-image.png");
+  writeFileSync(bogus, "this is not an image\n");
+  await page.locator("input[type=file]").setInputFiles([...IMAGES, bogus]);
+  await page.waitForSelector(`[data-testid=uploads] li[data-state=failed]`);
+  await page.waitForFunction(
+    (n) => document.querySelectorAll("[data-testid=uploads] li[data-state=done]").length === n,
+    IMAGES.length,
+    { timeout: 120_000 },
+  );
+  const failed = await page.locator("[data-testid=uploads] li[data-state=failed]").innerText();
+  expect(failed.includes("not-an-image.png") && /[a-z_]+_[a-z_]+|unsupported/.test(failed), `the bad file shows its error code (${failed})`);
+  log(`bad file: ${failed.replace(/\s+/g, " ")}`);
+  await shot("02-upload");
+
+  step = "worklist before the verdicts";
+  await page.getByRole("link", { name: "Worklist" }).click();
+  await page.getByLabel("Site").fill(SITE);
+  await page.getByLabel("Site").press("Enter");
+  await page.waitForFunction(
+    (n) => document.querySelectorAll("[data-testid=worklist] tbody tr").length === n,
+    IMAGES.length,
+  );
+  const pendingIds = await page.locator("[data-testid=worklist] tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.predictionId));
+  log(`worklist: ${pendingIds.length} pending (${pendingIds.join(", ")})`);
+  await shot("03-worklist-pending");
+
+  step = "case view";
+  const firstId = pendingIds[0];
+  await page.getByRole("button", { name: "Start reading" }).click();
+  await canvasReady(firstId);
+  expect(page.url().includes(`/cases/${firstId}`), "reading starts at the top of the worklist");
+  const predicted = (await page.getByTestId("predicted-label").innerText()).trim();
+  log(`case ${firstId}: AI says ${predicted}`);
+
+  step = "viewer: window/level, invert, reset";
+  const canvas = page.getByTestId("viewer-canvas");
+  const box = await canvas.boundingBox();
+  const readout = page.locator(".wl-readout");
+  const before = await readout.innerText();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 - 60, box.y + box.height / 2 + 20, { steps: 5 });
+  await page.mouse.up();
+  const after = await readout.innerText();
+  expect(before !== after, `dragging changes window/level (${before} -> ${after})`);
+  await page.mouse.wheel(0, -300);
+  await page.keyboard.press("i");
+  expect((await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed")) === "true", "I inverts");
+  await page.keyboard.press("r");
+  expect((await readout.innerText()).includes("W 256 / L 128"), "R resets the window");
+  expect((await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed")) === "false", "R resets invert");
+
+  step = "heatmap";
+  await page.keyboard.press("h");
+  await page.waitForSelector("[data-testid=viewer-canvas][data-heatmap=shown]", { timeout: 120_000 });
+  await page.waitForTimeout(300);
+  await shot("04-case-heatmap");
+
+  step = "shortcut help";
+  await page.keyboard.press("?");
+  await page.getByRole("heading", { name: "Keyboard shortcuts" }).waitFor();
+  await shot("05-shortcuts");
+  await page.keyboard.press("Escape");
+  await page.getByRole("heading", { name: "Keyboard shortcuts" }).waitFor({ state: "detached" });
+
+  step = "correct the label";
+  const labels = await page.locator(".probabilities tbody th").allInnerTexts();
+  const names = labels.map((text) => text.replace(/^\s*\d+\s*/, "").trim());
+  const other = names.find((name) => name !== predicted);
+  expect(other, `the task has a label other than ${predicted} (${names})`);
+  await page.getByLabel(/Notes/).fill("e2e: corrected by the browser test");
+  // The shortcut: 1..9 picks the n-th label; the notes box must not have the focus.
+  await page.getByTestId("viewer-canvas").focus();
+  await page.keyboard.press(String(names.indexOf(other) + 1));
+  if (IMAGES.length > 1) {
+    step = "reading flows to the next case";
+    const secondId = pendingIds[1];
+    await page.waitForURL(new RegExp(`/cases/${secondId}`));
+    await canvasReady(secondId);
+    log(`advanced to ${secondId}; agreeing with A`);
+    await page.keyboard.press("a");
+    await page.getByTestId("verdict-history").waitFor();
+    await page.getByText("No more cases in this worklist").waitFor();
+    step = "the corrected case";
+    await page.goto(`${BASE_URL}/#/cases/${firstId}?site=${encodeURIComponent(SITE)}`);
+  }
+  await page.getByTestId("verdict-history").waitFor();
+  await canvasReady(firstId);
+  const history = await page.getByTestId("verdict-history").innerText();
+  expect(history.includes(`corrected to ${other}`), `the history shows the correction (${history})`);
+  expect((await page.getByTestId("label-of-record").innerText()).trim() === other, "the label of record is the correction");
+  await page.waitForSelector("[data-testid=viewer-canvas][data-heatmap=shown]", { timeout: 120_000 });
+  await page.waitForTimeout(300);
+  await shot("06-case-corrected");
+
+  step = "worklist after the verdicts";
+  await page.goto(`${BASE_URL}/#/worklist?site=${encodeURIComponent(SITE)}`);
+  await page.getByText("No cases match these filters.").waitFor();
+  await shot("07-worklist-empty");
+  await page.getByLabel("Status").selectOption("reviewed");
+  await page.waitForFunction(
+    (n) => document.querySelectorAll("[data-testid=worklist] tbody tr").length === n,
+    IMAGES.length,
+  );
+  await shot("08-worklist-reviewed");
+  await signOut();
+
+  // --- the administrator ---------------------------------------------------------------------------
+  await signIn(ADMIN, "admin");
+  step = "models";
+  await page.getByRole("link", { name: "Models" }).click();
+  await page.getByLabel("Task").selectOption(TASK);
+  await page.waitForSelector("[data-testid=model-versions] tbody tr");
+  const versions = await page.locator("[data-testid=model-versions] tbody tr").allInnerTexts();
+  expect(versions.some((row) => row.includes(`${TASK}.v1`) && row.includes("active")), `v1 is listed as active (${versions})`);
+  await page.getByTestId("version-detail").getByText("Training data").waitFor();
+
+  step = "start training";
+  await page.getByRole("button", { name: "Start training…" }).click();
+  await page.getByRole("dialog").getByText("AUC").first().waitFor();
+  await shot("09-train-confirm");
+  await page.getByRole("dialog").getByRole("button", { name: "Start training" }).click();
+  await page.getByRole("dialog").waitFor({ state: "detached" });
+  await page.waitForSelector("[data-testid=training-jobs] li[data-job-status]");
+  const job = await page.locator("[data-testid=training-jobs] li").first().innerText();
+  log(`training job: ${job.replace(/\s+/g, " ").slice(0, 200)}`);
+  expect(/queued|running|failed|succeeded/.test(job), "the new job is listed");
+  await shot("10-models");
+
+  expect(consoleErrors.length === 0, `no errors in the browser console: ${consoleErrors.join(" | ")}`);
+  log("all steps passed");
+} catch (error) {
+  console.error(`[e2e] FAILED at step "${step}": ${error instanceof Error ? error.message : error}`);
+  await shot(`failure-${step.replace(/[^a-z0-9]+/gi, "-")}`).catch(() => {});
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
