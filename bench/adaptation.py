@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import torch
 
-from bench.common import DATASETS, ROOT, review_case, running_server
+from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client
 from imaging_ai.ml.adaptation import AdaptationParams, fine_tune, replay_count
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.evaluation import evaluate_image_set
@@ -97,7 +97,7 @@ def replay(
     for start in range(0, len(stream), step):
         for item in stream[start : start + step]:
             review_case(client, task, item)
-        created = client.post("/api/v1/training-jobs", json={"task": task, "requested_by": "bench"})
+        created = client.post("/api/v1/training-jobs", json={"task": task})
         created.raise_for_status()
         job = wait_for_job(client, created.json()["id"])
         model = active_model()
@@ -227,7 +227,7 @@ def main() -> None:
             [str(Path(sys.executable).parent / "imaging-ai"), "worker"], env=_process_env(_process)
         )
         try:
-            with httpx.Client(base_url=base_url, timeout=300) as client:
+            with signed_in_client(base_url, timeout=300) as client:
                 rows = replay(client, args.task, stream, args.step, data_dir, target, source)
         finally:
             worker.terminate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -19,6 +20,11 @@ from imaging_ai.ml.manifest import ManifestItem
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("IMAGING_AI_DATASETS_DIR", ROOT.parent / "shared" / "datasets"))
+
+
+BENCH_USER = "bench.admin"
+BENCH_PASSWORD = secrets.token_urlsafe(18)
+"""The benchmark's throwaway server gets a throwaway administrator with a random password."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -52,12 +58,22 @@ def running_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[st
             "IMAGING_AI_DATA_DIR": data_dir,
             "IMAGING_AI_PORT": str(port),
             "IMAGING_AI_LOG_LEVEL": "WARNING",
+            "IMAGING_AI_COOKIE_SECURE": "false",  # plain http on loopback, as `make run`
             # A fixed pseudonym key: the patient-level sequestering depends on it, and runs must repeat.
             "IMAGING_AI_PSEUDONYM_KEY": "benchmark-pseudonym-key",
             **(extra_env or {}),
         }
+        cli = str(Path(sys.executable).parent / "imaging-ai")
+        subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [cli, "create-admin", "--username", BENCH_USER, "--password-stdin"],
+            env=env,
+            input=f"{BENCH_PASSWORD}\n".encode(),
+            check=True,
+            capture_output=True,
+        )
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "imaging-ai"), "serve", "--migrate"],
+            [cli, "serve"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -81,6 +97,15 @@ def running_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[st
             process.wait(timeout=30)
 
 
+def signed_in_client(base_url: str, timeout: float) -> httpx.Client:
+    """An HTTP client signed in as the benchmark's administrator (cookie session + CSRF header)."""
+    client = httpx.Client(base_url=base_url, timeout=timeout)
+    login = client.post("/api/v1/auth/login", json={"username": BENCH_USER, "password": BENCH_PASSWORD})
+    login.raise_for_status()
+    client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+    return client
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident memory (VmHWM), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -97,9 +122,9 @@ def review_case(client: httpx.Client, task: str, item: ManifestItem) -> dict[str
         data={"task": task, "site": item.site, "patient_id": item.patient_id or ""},
     ).json()
     verdict = (
-        {"verdict": "agree", "reviewer": "bench"}
+        {"verdict": "agree"}
         if prediction["predicted_label"] == item.label
-        else {"verdict": "disagree", "label": item.label, "reviewer": "bench"}
+        else {"verdict": "disagree", "label": item.label}
     )
     client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=verdict).raise_for_status()
     return prediction  # type: ignore[no-any-return]

@@ -16,10 +16,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import torch
 
-from bench.common import DATASETS, ROOT, peak_rss_mib, running_server, summary_ms
+from bench.common import DATASETS, ROOT, peak_rss_mib, running_server, signed_in_client, summary_ms
 from imaging_ai.imaging import decode_image
 from imaging_ai.ml.loading import load_model
 from imaging_ai.ml.preprocessing import tensor_from_decoded
@@ -77,7 +76,7 @@ def main() -> None:
     bare_throughput = rounds * args.concurrency / (time.perf_counter() - started)
 
     with running_server({"IMAGING_AI_INFERENCE_MAX_BATCH": str(args.max_batch)}) as (base_url, process):
-        with httpx.Client(base_url=base_url, timeout=60) as client:
+        with signed_in_client(base_url, timeout=60) as client:
 
             def post(index: int) -> float:
                 started = time.perf_counter()

@@ -17,11 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import torch
 
 from bench.adaptation import wait_for_job
-from bench.common import DATASETS, ROOT, review_case, running_server
+from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client
 from imaging_ai.ml.adaptation import AdaptationParams, fine_tune, replay_count
 from imaging_ai.ml.data import load_image_set
 from imaging_ai.ml.loading import load_model
@@ -43,7 +42,7 @@ def main() -> None:
         env = process.bench_env  # type: ignore[attr-defined]
         worker = subprocess.Popen([str(Path(sys.executable).parent / "imaging-ai"), "worker"], env=env)
         try:
-            with httpx.Client(base_url=base_url, timeout=300) as client:
+            with signed_in_client(base_url, timeout=300) as client:
                 for item in items:
                     review_case(client, TASK, item)
                 started = time.perf_counter()

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 export IMAGING_AI_DATA_DIR="${IMAGING_AI_DATA_DIR:-$PWD/var}"
+# Local http://127.0.0.1 has no TLS, so the session cookie cannot be `Secure` here; any deployment
+# reached over a network keeps the default (true) behind HTTPS.
+export IMAGING_AI_COOKIE_SECURE="${IMAGING_AI_COOKIE_SECURE:-false}"
 .venv/bin/imaging-ai migrate
 .venv/bin/imaging-ai sync-models >/dev/null
 .venv/bin/imaging-ai worker &

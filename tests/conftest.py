@@ -99,4 +99,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         pseudonym_key="test-pseudonym-key",  # type: ignore[arg-type]
         max_upload_bytes=8 * 1024 * 1024,
         max_image_pixels=30_000_000,
+        # The test client talks plain http://testserver; a Secure cookie would never be sent back.
+        cookie_secure=False,
     )

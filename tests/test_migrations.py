@@ -13,7 +13,19 @@ from sqlalchemy import create_engine, inspect
 from imaging_ai.persistence import migrations
 from imaging_ai.persistence.base import Base
 
-EXPECTED_TABLES = {"images", "predictions", "feedback", "model_versions", "training_jobs", "audit_events"}
+EXPECTED_TABLES = {
+    "images",
+    "predictions",
+    "feedback",
+    "model_versions",
+    "training_jobs",
+    "audit_events",
+    "users",
+    "user_roles",
+    "api_keys",
+    "auth_sessions",
+    "login_attempts",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

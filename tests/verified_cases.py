@@ -36,9 +36,9 @@ def review(
         assert prediction.status_code == 201, prediction.text
         body = prediction.json()
         verdict = (
-            {"verdict": "agree", "reviewer": "dr.test"}
+            {"verdict": "agree"}
             if body["predicted_label"] == row["label"]
-            else {"verdict": "disagree", "label": row["label"], "reviewer": "dr.test"}
+            else {"verdict": "disagree", "label": row["label"]}
         )
         response = client.post(f"/api/v1/predictions/{body['id']}/feedback", json=verdict)
         assert response.status_code == 201, response.text

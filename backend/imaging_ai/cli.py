@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from imaging_ai.log_config import configure_logging
+from imaging_ai.services.identity import SystemActor
 from imaging_ai.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
+_CLI = SystemActor("cli")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -175,6 +178,176 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace, settings: Settings) -> int:
+    """Writes the API's OpenAPI schema (the source the web app's typed client is generated from)."""
+    from pathlib import Path
+
+    from imaging_ai.api.app import create_app
+
+    schema = json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        Path(args.out).write_text(schema)
+    else:
+        sys.stdout.write(schema)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From one line of standard input (`--password-stdin`), else asked twice at the terminal."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    if not sys.stdin.isatty():
+        raise SystemExit("no terminal to ask for the password: pass --password-stdin")
+    first = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("the passwords differ")
+    return first
+
+
+def _accounts(settings: Settings, work: Callable[[Any], dict[str, Any]]) -> int:
+    """Runs account work in one transaction as the `cli` actor; prints its result as JSON."""
+    from imaging_ai.errors import DomainError
+    from imaging_ai.persistence.database import create_db_engine, create_session_factory
+    from imaging_ai.persistence.unit_of_work import transaction
+    from imaging_ai.services.accounts import AccountService
+
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        with transaction(create_session_factory(engine)) as session:
+            result = work(AccountService(session))
+    except DomainError as error:
+        print(json.dumps({"error": {"code": error.code, "message": error.message}}), file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _user_summary(user: Any) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "username": user.username,
+        "kind": user.kind,
+        "roles": user.role_names,
+        "is_active": user.is_active,
+    }
+
+
+def _create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password(args)
+    return _accounts(
+        settings,
+        lambda accounts: _user_summary(
+            accounts.create_user(
+                _CLI,
+                username=args.username,
+                display_name=args.display_name,
+                roles=["admin"],
+                password=password,
+            )
+        ),
+    )
+
+
+def _users_create(args: argparse.Namespace, settings: Settings) -> int:
+    password = None if args.service else _read_password(args)
+    return _accounts(
+        settings,
+        lambda accounts: _user_summary(
+            accounts.create_user(
+                _CLI,
+                username=args.username,
+                display_name=args.display_name,
+                kind="service" if args.service else "person",
+                roles=args.role or [],
+                password=password,
+            )
+        ),
+    )
+
+
+def _users_list(_args: argparse.Namespace, settings: Settings) -> int:
+    return _accounts(
+        settings, lambda accounts: {"users": [_user_summary(user) for user in accounts.page(limit=500)]}
+    )
+
+
+def _users_update(args: argparse.Namespace, settings: Settings) -> int:
+    def work(accounts: Any) -> dict[str, Any]:
+        user = accounts.get_user_by_name(args.username)
+        active = None if args.active is None else args.active == "yes"
+        return _user_summary(accounts.update_user(_CLI, user.id, roles=args.role, is_active=active))
+
+    return _accounts(settings, work)
+
+
+def _users_password(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password(args)
+
+    def work(accounts: Any) -> dict[str, Any]:
+        user = accounts.get_user_by_name(args.username)
+        return _user_summary(accounts.set_password(_CLI, user.id, password))
+
+    return _accounts(settings, work)
+
+
+def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+
+    def work(accounts: Any) -> dict[str, Any]:
+        user = accounts.get_user_by_name(args.user)
+        created = accounts.create_api_key(
+            _CLI, user.id, name=args.name, scopes=args.scope, expires_at=expires
+        )
+        return {
+            "id": str(created.record.id),
+            "prefix": created.record.prefix,
+            "scopes": created.record.scopes,
+            "expires_at": created.record.expires_at,
+            "key": created.key,
+            "note": "the key is shown only now; store it in the hospital system's secret store",
+        }
+
+    return _accounts(settings, work)
+
+
+def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    def work(accounts: Any) -> dict[str, Any]:
+        user_id = accounts.get_user_by_name(args.user).id if args.user else None
+        keys = accounts.api_keys(user_id=user_id, limit=500)
+        return {
+            "api_keys": [
+                {
+                    "id": str(key.id),
+                    "name": key.name,
+                    "prefix": key.prefix,
+                    "scopes": key.scopes,
+                    "expires_at": key.expires_at,
+                    "revoked_at": key.revoked_at,
+                    "last_used_at": key.last_used_at,
+                }
+                for key in keys
+            ]
+        }
+
+    return _accounts(settings, work)
+
+
+def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    import uuid
+
+    def work(accounts: Any) -> dict[str, Any]:
+        key = accounts.revoke_api_key(_CLI, uuid.UUID(args.key_id))
+        return {"id": str(key.id), "prefix": key.prefix, "revoked_at": key.revoked_at}
+
+    return _accounts(settings, work)
+
+
 def _active_version(settings: Settings, task: str) -> str:
     from imaging_ai.persistence.database import create_db_engine, create_session_factory
     from imaging_ai.persistence.model_versions import ModelVersionRepository
@@ -255,6 +428,55 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--store", action="append", default=[], help="Another model store root to look in.")
     evaluate.add_argument("--json", action="store_true", help="One line of JSON.")
     evaluate.set_defaults(handler=_evaluate)
+
+    openapi = commands.add_parser("openapi", help="Print (or write) the API's OpenAPI schema as JSON.")
+    openapi.add_argument("--out", help="Write to this file instead of standard output.")
+    openapi.set_defaults(handler=_openapi)
+
+    admin = commands.add_parser(
+        "create-admin", help="Create an administrator (the first one, or another); asks for the password."
+    )
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--display-name")
+    admin.add_argument("--password-stdin", action="store_true", help="Read the password from stdin.")
+    admin.set_defaults(handler=_create_admin)
+
+    users = commands.add_parser("users", help="Manage people and service accounts.")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    users_create = user_commands.add_parser(
+        "create", help="Create a person (with roles) or a service account."
+    )
+    users_create.add_argument("--username", required=True)
+    users_create.add_argument("--display-name")
+    users_create.add_argument("--role", action="append", choices=["clinician", "admin"], help="Repeatable.")
+    users_create.add_argument("--service", action="store_true", help="A service account (API keys only).")
+    users_create.add_argument("--password-stdin", action="store_true")
+    users_create.set_defaults(handler=_users_create)
+    user_commands.add_parser("list", help="List users.").set_defaults(handler=_users_list)
+    users_update = user_commands.add_parser("update", help="Set a user's roles or (de)activate them.")
+    users_update.add_argument("--username", required=True)
+    users_update.add_argument("--role", action="append", choices=["clinician", "admin"], help="The new set.")
+    users_update.add_argument("--active", choices=["yes", "no"])
+    users_update.set_defaults(handler=_users_update)
+    users_password = user_commands.add_parser("set-password", help="Set a person's password.")
+    users_password.add_argument("--username", required=True)
+    users_password.add_argument("--password-stdin", action="store_true")
+    users_password.set_defaults(handler=_users_password)
+
+    keys = commands.add_parser("api-keys", help="Manage service accounts' API keys.")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys_create = key_commands.add_parser("create", help="Create a key (printed once).")
+    keys_create.add_argument("--user", required=True, help="The service account's user name.")
+    keys_create.add_argument("--name", required=True, help="What the key is for.")
+    keys_create.add_argument("--scope", action="append", required=True, choices=["predict", "read"])
+    keys_create.add_argument("--expires-days", type=int, default=365, help="0: never expires.")
+    keys_create.set_defaults(handler=_keys_create)
+    keys_list = key_commands.add_parser("list", help="List keys (prefixes only).")
+    keys_list.add_argument("--user", help="Only this service account's keys.")
+    keys_list.set_defaults(handler=_keys_list)
+    keys_revoke = key_commands.add_parser("revoke", help="Revoke a key at once.")
+    keys_revoke.add_argument("key_id")
+    keys_revoke.set_defaults(handler=_keys_revoke)
 
     check = commands.add_parser("check", help="Show effective settings and whether migrations are at head.")
     check.set_defaults(handler=_check)

@@ -11,6 +11,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import TracebackType
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -33,10 +34,20 @@ class JsonFormatter(logging.Formatter):
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info and record.exc_info[0] is not None:
-            # The exception type and traceback only: exception messages may quote user input.
+            # The exception's type and where it passed (module:function:line) only. Not its message,
+            # nor a formatted traceback: either can quote input (a DICOM value) or a file path.
             entry["exception"] = record.exc_info[0].__name__
-            entry["traceback"] = self.formatException(record.exc_info)
+            entry["frames"] = safe_frames(record.exc_info[2])
         return json.dumps(entry, default=str)
+
+
+def safe_frames(traceback: TracebackType | None) -> list[str]:
+    frames = []
+    while traceback is not None:
+        frame = traceback.tb_frame
+        frames.append(f"{frame.f_globals.get('__name__', '?')}:{frame.f_code.co_name}:{traceback.tb_lineno}")
+        traceback = traceback.tb_next
+    return frames[-12:]
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -89,6 +89,21 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an idle worker looks for jobs."
     )
+    cookie_secure: bool = Field(
+        default=True,
+        description="Mark the session cookies `Secure` (sent over HTTPS only). `make run` sets false for "
+        "local http://127.0.0.1; keep true wherever the app is reached over a network.",
+    )
+    session_hours: float = Field(default=12, gt=0, le=24 * 30, description="Lifetime of a web session.")
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed sign-ins of one user name that lock it for the lockout window."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed sign-ins from one client address that block it for the window."
+    )
+    login_lockout_minutes: float = Field(
+        default=15, gt=0, description="The throttling window: failures are counted over it, locks last it."
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
 

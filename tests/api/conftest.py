@@ -10,14 +10,38 @@ from sqlalchemy import func, select
 
 from imaging_ai.api.app import create_app
 from imaging_ai.api.state import AppState
-from imaging_ai.persistence.models import Image
+from imaging_ai.persistence.models import Image, User
 from imaging_ai.settings import Settings
+from tests.accounts import create_user, sign_in_client
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def anonymous_client(settings: Settings) -> Iterator[TestClient]:
+    """The real app, not signed in."""
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(anonymous_client: TestClient) -> TestClient:
+    return sign_in_admin(anonymous_client)
+
+
+def sign_in_admin(client: TestClient) -> TestClient:
+    """Signs the client in as `dr.admin`, who holds both roles (clinician and admin); sets the CSRF header."""
+    factory = app_state(client).session_factory
+    return sign_in_client(client, factory, create_user(factory, "dr.admin", ("clinician", "admin")))
+
+
+def client_as(
+    client: TestClient, user: User | None = None, headers: dict[str, str] | None = None
+) -> TestClient:
+    """Another client on the same app: signed in as `user`, or sending `headers` (an API key), or neither."""
+    other = TestClient(client.app, raise_server_exceptions=False)
+    if user is not None:
+        sign_in_client(other, app_state(client).session_factory, user)
+    other.headers.update(headers or {})
+    return other
 
 
 def app_state(client: TestClient) -> AppState:

@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from imaging_ai.settings import Settings
 from tests import samples
+from tests.accounts import create_user, database, session_headers
+from tests.api.conftest import app_state, client_as
 from tests.live_server import serve
 
 CXR = "chest-xray-pneumonia"
@@ -33,23 +35,26 @@ def test_verdicts_are_appended_and_the_latest_is_the_label_of_record(client: Tes
     empty = client.get(url).json()
     assert empty["verdicts"] == [] and empty["label_of_record"] is None
 
-    agree = client.post(url, json={"verdict": "agree", "reviewer": "dr.a"})
+    agree = client.post(url, json={"verdict": "agree"})
     assert agree.status_code == 201, agree.text
     assert agree.json()["sequence"] == 1
+    assert agree.json()["reviewer"] == "dr.admin"  # the signed-in user, never a body field
     assert client.get(url).json()["label_of_record"] == prediction["predicted_label"]
 
     corrected = other_label(prediction)
-    disagree = client.post(
-        url, json={"verdict": "disagree", "label": corrected, "reviewer": "dr.b", "notes": "second read"}
+    second_reader = client_as(client, create_user(app_state(client).session_factory, "dr.b"))
+    disagree = second_reader.post(
+        url, json={"verdict": "disagree", "label": corrected, "notes": "second read"}
     )
     assert disagree.status_code == 201
+    assert disagree.json()["reviewer"] == "dr.b"
     history = client.get(url).json()
     assert [v["verdict"] for v in history["verdicts"]] == ["agree", "disagree"]
     assert [v["sequence"] for v in history["verdicts"]] == [1, 2]
     assert history["label_of_record"] == corrected
     assert history["predicted_label"] == prediction["predicted_label"]
 
-    client.post(url, json={"verdict": "unreadable", "reviewer": "dr.c"})
+    client.post(url, json={"verdict": "unreadable"})
     assert client.get(url).json()["label_of_record"] is None
     # The AI's answer is untouched; the case is now reviewed.
     after = client.get(f"/api/v1/predictions/{prediction['id']}").json()
@@ -61,15 +66,16 @@ def test_verdicts_are_appended_and_the_latest_is_the_label_of_record(client: Tes
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"verdict": "disagree", "reviewer": "r"}, "invalid_verdict"),
-        ({"verdict": "disagree", "label": "fracture", "reviewer": "r"}, "unknown_label"),
-        ({"verdict": "disagree", "label": "__predicted__", "reviewer": "r"}, "invalid_verdict"),
-        ({"verdict": "agree", "label": "__other__", "reviewer": "r"}, "invalid_verdict"),
-        ({"verdict": "unreadable", "label": "normal", "reviewer": "r"}, "invalid_verdict"),
-        ({"verdict": "maybe", "reviewer": "r"}, "validation_error"),
-        ({"verdict": "agree"}, "validation_error"),
-        ({"verdict": "agree", "reviewer": ""}, "validation_error"),
-        ({"verdict": "agree", "reviewer": "r", "extra": 1}, "validation_error"),
+        ({"verdict": "disagree"}, "invalid_verdict"),
+        ({"verdict": "disagree", "label": "fracture"}, "unknown_label"),
+        ({"verdict": "disagree", "label": "__predicted__"}, "invalid_verdict"),
+        ({"verdict": "agree", "label": "__other__"}, "invalid_verdict"),
+        ({"verdict": "unreadable", "label": "normal"}, "invalid_verdict"),
+        ({"verdict": "maybe"}, "validation_error"),
+        ({}, "validation_error"),
+        # Nobody can give a verdict in someone else's name: the reviewer comes from the sign-in.
+        ({"verdict": "agree", "reviewer": "dr.someone.else"}, "validation_error"),
+        ({"verdict": "agree", "extra": 1}, "validation_error"),
     ],
 )
 def test_invalid_verdicts_are_refused_and_nothing_is_recorded(
@@ -96,22 +102,24 @@ def test_invalid_verdicts_are_refused_and_nothing_is_recorded(
 
 def test_verdict_on_an_unknown_prediction_is_404(client: TestClient) -> None:
     url = "/api/v1/predictions/00000000-0000-0000-0000-000000000000/feedback"
-    assert client.post(url, json={"verdict": "agree", "reviewer": "r"}).status_code == 404
+    assert client.post(url, json={"verdict": "agree"}).status_code == 404
     assert client.get(url).status_code == 404
 
 
 def test_concurrent_verdicts_are_all_kept_in_order(settings: Settings) -> None:
-    with serve(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
-        prediction = make_prediction(client)
-        url = f"/api/v1/predictions/{prediction['id']}/feedback"
+    with serve(settings) as base_url, database(settings) as factory:
+        reviewers = [session_headers(factory, create_user(factory, f"dr.{index}")) for index in range(6)]
+        with httpx.Client(base_url=base_url, timeout=60, headers=reviewers[0]) as client:
+            prediction = make_prediction(client)
+            url = f"/api/v1/predictions/{prediction['id']}/feedback"
 
-        def give(index: int) -> int:
-            body = {"verdict": "agree", "reviewer": f"dr.{index}"}
-            return httpx.post(f"{base_url}{url}", json=body, timeout=60).status_code
+            def give(index: int) -> int:
+                headers = reviewers[index % len(reviewers)]
+                return httpx.post(f"{base_url}{url}", json={"verdict": "agree"}, headers=headers).status_code
 
-        with ThreadPoolExecutor(max_workers=12) as pool:
-            statuses = list(pool.map(give, range(24)))
-        assert statuses == [201] * 24
-        history = client.get(url).json()["verdicts"]
-        assert sorted(v["reviewer"] for v in history) == sorted(f"dr.{i}" for i in range(24))
+            with ThreadPoolExecutor(max_workers=12) as pool:
+                statuses = list(pool.map(give, range(24)))
+            assert statuses == [201] * 24
+            history = client.get(url).json()["verdicts"]
+        assert sorted(v["reviewer"] for v in history) == sorted(f"dr.{i % 6}" for i in range(24))
         assert [v["sequence"] for v in history] == list(range(1, 25))

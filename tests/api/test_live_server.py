@@ -12,6 +12,7 @@ import pytest
 
 from imaging_ai.settings import Settings
 from tests import samples
+from tests.accounts import bearer, create_api_key, database
 from tests.live_server import serve
 
 LIMIT = 1024 * 1024
@@ -21,6 +22,13 @@ LIMIT = 1024 * 1024
 def live_url(settings: Settings) -> Iterator[str]:
     with serve(settings.model_copy(update={"max_upload_bytes": LIMIT})) as url:
         yield url
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> dict[str, str]:
+    """Headers of a hospital system's API key allowed to upload (`predict`)."""
+    with database(settings) as factory:
+        return bearer(create_api_key(factory, "pacs-gateway", ("predict", "read")))
 
 
 def _raw_request(base_url: str, head: bytes, body_chunks: Iterator[bytes]) -> tuple[bytes, int]:
@@ -85,11 +93,13 @@ def test_streamed_oversized_body_is_refused_while_streaming(live_url: str) -> No
     assert httpx.get(f"{live_url}/healthz").status_code == 200
 
 
-def test_concurrent_identical_uploads_make_one_record(live_url: str) -> None:
+def test_concurrent_identical_uploads_make_one_record(live_url: str, gateway: dict[str, str]) -> None:
     data = samples.nih_png().read_bytes()
 
     def post(_: int) -> httpx.Response:
-        return httpx.post(f"{live_url}/api/v1/images", files={"file": ("x.png", data)}, timeout=30)
+        return httpx.post(
+            f"{live_url}/api/v1/images", files={"file": ("x.png", data)}, headers=gateway, timeout=30
+        )
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(post, range(8)))
@@ -98,12 +108,15 @@ def test_concurrent_identical_uploads_make_one_record(live_url: str) -> None:
     assert sum(r.status_code == 201 for r in responses) == 1
 
 
-def test_concurrent_different_uploads_all_succeed(live_url: str) -> None:
+def test_concurrent_different_uploads_all_succeed(live_url: str, gateway: dict[str, str]) -> None:
     files = sorted((samples.datasets_dir() / "cxr-nih-adult" / "images" / "normal").glob("*.png"))[:8]
 
     def post(index: int) -> httpx.Response:
         return httpx.post(
-            f"{live_url}/api/v1/images", files={"file": ("x.png", files[index].read_bytes())}, timeout=30
+            f"{live_url}/api/v1/images",
+            files={"file": ("x.png", files[index].read_bytes())},
+            headers=gateway,
+            timeout=30,
         )
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -17,7 +17,7 @@ from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import list_versions, write_version
 from tests import samples
-from tests.api.conftest import app_state
+from tests.api.conftest import app_state, sign_in_admin
 
 CXR = "chest-xray-pneumonia"
 
@@ -62,6 +62,7 @@ def activate_elsewhere(settings: Settings, version: str) -> None:
 def client_with_v2(settings: Settings) -> Iterator[TestClient]:
     copy_as_new_version(settings, f"{CXR}.v2", temperature=7.0)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in_admin(client)
         yield client
 
 
@@ -117,6 +118,7 @@ def test_tampered_version_is_rejected_at_start_up_and_never_served(settings: Set
     weights = settings.trained_models_dir / CXR / f"{CXR}.v2" / "weights.pt"
     weights.write_bytes(weights.read_bytes()[:-10])
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in_admin(client)
         versions = {v["id"]: v["status"] for v in client.get(f"/api/v1/tasks/{CXR}/models").json()}
         assert versions[f"{CXR}.v2"] == "rejected"
         assert versions[f"{CXR}.v1"] == "active"
@@ -128,6 +130,7 @@ def test_no_loadable_version_is_503(settings: Settings) -> None:
     shipped_dir.mkdir(parents=True)
     lonely = settings.model_copy(update={"model_store_dir": shipped_dir})
     with TestClient(create_app(lonely), raise_server_exceptions=False) as client:
+        sign_in_admin(client)
         response = client.post(
             "/api/v1/predictions",
             files={"file": ("x.png", samples.nih_png().read_bytes())},

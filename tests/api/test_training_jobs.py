@@ -18,7 +18,7 @@ from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.worker import Worker
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import write_version
-from tests.api.conftest import app_state
+from tests.api.conftest import app_state, sign_in_admin
 from tests.verified_cases import nih_rows, review
 
 CXR = "chest-xray-pneumonia"
@@ -29,6 +29,7 @@ def manual_client(settings: Settings) -> Iterator[TestClient]:
     """Automatic training off, so each test decides when jobs start."""
     manual = settings.model_copy(update={"auto_train_after": 0})
     with TestClient(create_app(manual), raise_server_exceptions=False) as client:
+        sign_in_admin(client)
         yield client
 
 
@@ -39,7 +40,7 @@ def worker_for(client: TestClient, name: str = "w1") -> Worker:
 
 def test_job_lifecycle_and_validation(manual_client: TestClient) -> None:
     client = manual_client
-    created = client.post("/api/v1/training-jobs", json={"task": CXR, "requested_by": "dr.admin"})
+    created = client.post("/api/v1/training-jobs", json={"task": CXR})
     assert created.status_code == 201, created.text
     job = created.json()
     assert job["status"] == "queued" and job["trigger"] == "manual"
@@ -164,24 +165,20 @@ def test_gate_refuses_a_worse_candidate_promotes_a_better_one_and_rollback_works
 
     if good["decision"] == "promoted":
         assert client.get(f"/api/v1/tasks/{CXR}").json()["active_version"] == good["candidate_version"]
-        rolled = client.post(
-            f"/api/v1/tasks/{CXR}/rollback", json={"actor": "dr.admin", "reason": "test rollback"}
-        )
+        rolled = client.post(f"/api/v1/tasks/{CXR}/rollback", json={"reason": "test rollback"})
         assert rolled.status_code == 200, rolled.text
         assert rolled.json()["id"] == f"{CXR}.v1"
         assert client.get(f"/api/v1/tasks/{CXR}").json()["active_version"] == f"{CXR}.v1"
     # An administrator can promote a held-back candidate by hand, with a reason; both are audited.
     promoted = client.post(
         f"/api/v1/models/{bad['candidate_version']}/promote",
-        json={"actor": "dr.admin", "reason": "override test"},
+        json={"reason": "override test"},
     )
     assert promoted.status_code == 200 and promoted.json()["status"] == "active"
     with app_state(client).session_factory() as session:
         actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert "model.promote" in actions
-    rolled_back = client.post(
-        f"/api/v1/tasks/{CXR}/rollback", json={"actor": "dr.admin", "reason": "undo override"}
-    )
+    rolled_back = client.post(f"/api/v1/tasks/{CXR}/rollback", json={"reason": "undo override"})
     assert rolled_back.status_code == 200
     assert client.get(f"/api/v1/tasks/{CXR}").json()["active_version"] != bad["candidate_version"]
 
@@ -197,6 +194,7 @@ def _sequestered_ids(client: TestClient, job: dict) -> list[str]:  # type: ignor
 def test_enough_new_verdicts_start_a_job_by_themselves(settings: Settings) -> None:
     automatic = settings.model_copy(update={"auto_train_after": 8})
     with TestClient(create_app(automatic), raise_server_exceptions=False) as client:
+        sign_in_admin(client)
         review(client, nih_rows(6))
         assert client.get("/api/v1/training-jobs").json() == []
         review(client, nih_rows(20)[6:20])

@@ -16,8 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from imaging_ai import __version__
 from imaging_ai.api.errors import install_error_handlers
-from imaging_ai.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from imaging_ai.api.routes import feedback, health, images, models, predictions, training
+from imaging_ai.api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
+from imaging_ai.api.routes import audit, auth, feedback, health, images, models, predictions, training, users
+from imaging_ai.api.security import enforce_route_policies
 from imaging_ai.api.state import AppState
 from imaging_ai.persistence import migrations
 from imaging_ai.persistence.unit_of_work import transaction
@@ -45,6 +50,12 @@ TAGS = [
     {"name": "training", "description": "Adaptation jobs: fine-tune on verified cases, prove, promote."},
     {"name": "tasks", "description": "Classification tasks, their labels and their model versions."},
     {"name": "models", "description": "Model versions: cards, metrics, lineage."},
+    {
+        "name": "auth",
+        "description": "Sign in and out (web app sessions). Machines use API keys: `Authorization: Bearer`.",
+    },
+    {"name": "users", "description": "Administrators manage people, roles, service accounts and API keys."},
+    {"name": "audit", "description": "Who did what, when and from where (administrators)."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -83,6 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.models_router)
     app.include_router(training.jobs_router)
     app.include_router(training.changes_router)
+    app.include_router(auth.router)
+    app.include_router(users.users_router)
+    app.include_router(users.keys_router)
+    app.include_router(audit.router)
+    enforce_route_policies(app)
 
     # Added last = outermost: request ids and the access log cover every answer, the 413s included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes)
@@ -94,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             allow_credentials=True,
         )
+    app.add_middleware(SecurityHeadersMiddleware, strict_transport=settings.cookie_secure)
     app.add_middleware(RequestContextMiddleware)
 
     _mount_frontend(app, settings.frontend_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.api.state import AppState
 from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.accounts import AccountService
+from imaging_ai.services.audit_log import AuditLog
+from imaging_ai.services.authentication import Authenticator, LoginPolicy, SignInService
 from imaging_ai.services.feedback import FeedbackService
 from imaging_ai.services.ingestion import IngestionService
 from imaging_ai.services.model_catalog import ModelCatalog
@@ -96,3 +100,38 @@ def get_promotion_service(session: SessionDep) -> PromotionService:
 
 
 PromotionServiceDep = Annotated[PromotionService, Depends(get_promotion_service)]
+
+
+def get_sign_in_service(state: StateDep) -> SignInService:
+    settings = state.settings
+    policy = LoginPolicy(
+        max_failures_per_account=settings.login_max_failures_per_account,
+        max_failures_per_address=settings.login_max_failures_per_address,
+        window=timedelta(minutes=settings.login_lockout_minutes),
+        session_lifetime=timedelta(hours=settings.session_hours),
+    )
+    return SignInService(state.session_factory, policy)
+
+
+SignInServiceDep = Annotated[SignInService, Depends(get_sign_in_service)]
+
+
+def get_account_service(session: SessionDep) -> AccountService:
+    return AccountService(session)
+
+
+AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+
+
+def get_audit_log(session: SessionDep) -> AuditLog:
+    return AuditLog(session)
+
+
+AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
+
+
+def get_authenticator(session: SessionDep) -> Authenticator:
+    return Authenticator(session)
+
+
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]

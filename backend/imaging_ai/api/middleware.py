@@ -120,3 +120,60 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+# The SPA is built to need nothing from elsewhere: its own scripts and styles, images from the API
+# (including `blob:` URLs of fetched renders and `data:` icons). FastAPI's Swagger/ReDoc pages load
+# their assets from a CDN, so the docs get their own, wider policy.
+_APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
+_DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeadersMiddleware:
+    """Adds the browser hardening headers to every response (errors and static files included)."""
+
+    def __init__(self, app: ASGIApp, *, strict_transport: bool) -> None:
+        self.app = app
+        self.strict_transport = strict_transport
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        csp = _DOCS_CSP if path.startswith(_DOCS_PATHS) else _APP_CSP
+        headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"content-security-policy", csp.encode()),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if path.startswith("/api/"):
+            # Answers hold patient images and verdicts: never keep them in shared or browser caches.
+            headers.append((b"cache-control", b"no-store"))
+        if self.strict_transport:
+            headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                existing = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((name, value) for name, value in headers if name not in existing),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -21,8 +21,9 @@ from sqlalchemy import (
     Text,
     false,
     text,
+    true,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from imaging_ai.persistence.base import Base, new_id, utcnow
 
@@ -32,6 +33,9 @@ MODEL_VERSION_STATUSES = ("candidate", "active", "retired", "rejected")
 TRAINING_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TRAINING_JOB_TRIGGERS = ("manual", "automatic")
 PROMOTION_DECISIONS = ("promoted", "held_back")
+USER_KINDS = ("person", "service")
+ROLES = ("clinician", "admin")
+API_KEY_SCOPES = ("read", "predict")
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -165,6 +169,8 @@ class Feedback(Base):
     verdict: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(64))
     reviewer: Mapped[str] = mapped_column(String(128))
+    # The authenticated account that gave the verdict (null only for verdicts from before accounts).
+    reviewer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -185,9 +191,107 @@ class AuditEvent(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(128), index=True)
     action: Mapped[str] = mapped_column(String(64), index=True)
     target_type: Mapped[str | None] = mapped_column(String(64))
     target_id: Mapped[str | None] = mapped_column(String(128))
     client_address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class User(Base):
+    """A person (signs in with a password) or a service account (authenticates with API keys)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+    password_changed_at: Mapped[datetime | None] = mapped_column()
+
+    roles: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
+    )
+
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", USER_KINDS), name="kind"),
+        # Service accounts never have a password: they cannot sign in to the web app.
+        CheckConstraint("kind = 'person' OR password_hash IS NULL", name="service_has_no_password"),
+    )
+
+    @property
+    def role_names(self) -> list[str]:
+        return [grant.role for grant in self.roles]
+
+
+class UserRole(Base):
+    """One role held by a user; a user may hold several."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+
+class ApiKey(Base):
+    """A service account's key. Only its SHA-256 is stored; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[Any]] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuthSession(Base):
+    """A signed-in browser session. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Not a credential on its own (it only works beside the HttpOnly cookie), so it is kept readable
+    # for `GET /auth/me` to hand back to a reloaded web app.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class LoginAttempt(Base):
+    """Every password sign-in attempt, the throttle's memory. The name is as typed (it may not exist)."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    username: Mapped[str] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column()
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_login_attempts_username_occurred_at", "username", "occurred_at"),
+        Index("ix_login_attempts_client_address_occurred_at", "client_address", "occurred_at"),
+    )

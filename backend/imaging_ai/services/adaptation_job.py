@@ -32,6 +32,7 @@ from imaging_ai.persistence.models import ModelVersion, TrainingJob
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.case_split import counts_by_site_and_label, split_cases
+from imaging_ai.services.identity import SystemActor
 from imaging_ai.services.promotion import GateDecision, GatePolicy, PromotionService, judge
 from imaging_ai.services.source_data import SourceData, root_card, source_data
 from imaging_ai.services.tasks import get_task
@@ -412,7 +413,7 @@ class AdaptationJobRunner:
                 else:
                     PromotionService(session).activate(
                         name,
-                        actor=f"training-job:{job_id}",
+                        actor=SystemActor(f"training-job:{job_id}"),
                         reason=decision.reason,
                         metrics=_gate_summary(decision),
                     )

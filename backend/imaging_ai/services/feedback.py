@@ -17,8 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.feedback import FeedbackRepository
 from imaging_ai.persistence.models import Feedback, Prediction
+from imaging_ai.services.identity import Principal
 from imaging_ai.services.tasks import get_task, require_label
 
 Verdict = Literal["agree", "disagree", "unreadable"]
@@ -33,7 +35,6 @@ class InvalidVerdictError(DomainError):
 @dataclass(frozen=True)
 class VerdictRequest:
     verdict: Verdict
-    reviewer: str
     label: str | None = None
     notes: str | None = None
 
@@ -54,7 +55,8 @@ class FeedbackService:
         self.on_verdict = on_verdict
         """Called with the task after each verdict (to start training automatically)."""
 
-    def record(self, prediction_id: uuid.UUID, request: VerdictRequest) -> Feedback:
+    def record(self, prediction_id: uuid.UUID, request: VerdictRequest, *, reviewer: Principal) -> Feedback:
+        """Records a verdict under the authenticated reviewer's identity, with an audit event."""
         prediction = self._prediction(prediction_id)
         self._validate(prediction, request)
         for _attempt in range(MAX_ATTEMPTS):
@@ -68,13 +70,24 @@ class FeedbackService:
                             sequence=self.feedback.next_sequence(prediction_id),
                             verdict=request.verdict,
                             label=request.label if request.verdict == "disagree" else None,
-                            reviewer=request.reviewer,
+                            reviewer=reviewer.username,
+                            reviewer_id=reviewer.user_id,
                             notes=request.notes,
                         )
                     )
                     prediction.status = "reviewed"
             except IntegrityError:
                 continue  # a concurrent verdict took this sequence number; take the next one
+            record_audit_event(
+                self.session,
+                actor=reviewer.username,
+                action="feedback.verdict",
+                target_type="prediction",
+                target_id=str(prediction_id),
+                client_address=reviewer.client_address,
+                # The label and the verdict only: notes are free text and may hold patient data.
+                details={"verdict": entry.verdict, "label": entry.label, "sequence": entry.sequence},
+            )
             if self.on_verdict is not None:
                 self.on_verdict(prediction.task)
             return entry

@@ -20,6 +20,7 @@ from imaging_ai.errors import DomainError
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.services.identity import Actor
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
 
 
@@ -122,10 +123,9 @@ class PromotionService:
         self,
         version_id: str,
         *,
-        actor: str,
+        actor: Actor,
         reason: str,
         action: str = "model.promote",
-        client_address: str | None = None,
         metrics: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Makes a version the task's active one, in this transaction, with an audit event."""
@@ -146,11 +146,11 @@ class PromotionService:
         self.session.flush()
         record_audit_event(
             self.session,
-            actor=actor,
+            actor=actor.username,
             action=action,
             target_type="model_version",
             target_id=version.id,
-            client_address=client_address,
+            client_address=actor.client_address,
             details={
                 "task": version.task,
                 "previous": current.id if current else None,
@@ -160,9 +160,7 @@ class PromotionService:
         )
         return version
 
-    def rollback(
-        self, task: str, *, actor: str, reason: str, client_address: str | None = None
-    ) -> ModelVersion:
+    def rollback(self, task: str, *, actor: Actor, reason: str) -> ModelVersion:
         """Re-activates the version the active one replaced (its parent, else the latest retired)."""
         get_task(task)
         current = self.versions.active(task)
@@ -176,6 +174,4 @@ class PromotionService:
             )
         if target is None:
             raise PromotionError(f"{current.id} has no earlier version to roll back to.")
-        return self.activate(
-            target.id, actor=actor, reason=reason, action="model.rollback", client_address=client_address
-        )
+        return self.activate(target.id, actor=actor, reason=reason, action="model.rollback")

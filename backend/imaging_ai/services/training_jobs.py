@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.cases import verified_cases
 from imaging_ai.persistence.models import TrainingJob
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.services.case_split import is_sequestered
+from imaging_ai.services.identity import Actor, SystemActor
 from imaging_ai.services.tasks import get_task
 
 
@@ -32,7 +34,7 @@ class TrainingJobService:
         self.auto_train_after = auto_train_after
 
     def start(
-        self, task: str, *, parameters: dict[str, Any], requested_by: str | None, trigger: str = "manual"
+        self, task: str, *, parameters: dict[str, Any], requested_by: Actor, trigger: str = "manual"
     ) -> TrainingJob:
         get_task(task)
         open_job = self.jobs.open_job(task)
@@ -41,17 +43,19 @@ class TrainingJobService:
                 f"Task {task} already has a {open_job.status} training job.",
                 details={"job_id": str(open_job.id), "status": open_job.status},
             )
-        return self.jobs.add(
+        job = self.jobs.add(
             TrainingJob(
                 id=uuid.uuid4(),
                 task=task,
                 status="queued",
                 trigger=trigger,
-                requested_by=requested_by,
+                requested_by=requested_by.username,
                 parameters=parameters,
                 progress={"stage": "queued"},
             )
         )
+        self._audit(requested_by, "training.start", job, {"task": task, "trigger": trigger})
+        return job
 
     def get(self, job_id: uuid.UUID) -> TrainingJob:
         job = self.jobs.get(job_id)
@@ -64,7 +68,7 @@ class TrainingJobService:
             get_task(task)
         return self.jobs.page(task=task, status=status, limit=limit, offset=offset)
 
-    def cancel(self, job_id: uuid.UUID) -> TrainingJob:
+    def cancel(self, job_id: uuid.UUID, *, actor: Actor) -> TrainingJob:
         job = self.get(job_id)
         if job.status == "queued":
             job.status = "cancelled"
@@ -74,6 +78,7 @@ class TrainingJobService:
         else:
             raise JobConflictError(f"The job has already {job.status}.", details={"status": job.status})
         self.session.flush()
+        self._audit(actor, "training.cancel", job, {"task": job.task})
         return job
 
     def new_training_cases_since_last_job(self, task: str) -> int:
@@ -91,4 +96,15 @@ class TrainingJobService:
             return None
         if self.new_training_cases_since_last_job(task) < self.auto_train_after:
             return None
-        return self.start(task, parameters={}, requested_by=None, trigger="automatic")
+        return self.start(task, parameters={}, requested_by=SystemActor("system"), trigger="automatic")
+
+    def _audit(self, actor: Actor, action: str, job: TrainingJob, details: dict[str, Any]) -> None:
+        record_audit_event(
+            self.session,
+            actor=actor.username,
+            action=action,
+            target_type="training_job",
+            target_id=str(job.id),
+            client_address=actor.client_address,
+            details=details,
+        )

@@ -9,7 +9,9 @@ from fastapi import APIRouter, status
 from imaging_ai.api.deps import FeedbackServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.feedback import VerdictCreate, VerdictHistory, VerdictPublic
+from imaging_ai.api.security import CanReview, requires
 from imaging_ai.services.feedback import VerdictRequest, label_of_record
+from imaging_ai.services.identity import Permission
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["feedback"])
 
@@ -25,14 +27,15 @@ router = APIRouter(prefix="/api/v1/predictions", tags=["feedback"])
     responses=error_responses(404, 409, 422),
 )
 def create_verdict(
-    prediction_id: uuid.UUID, body: VerdictCreate, service: FeedbackServiceDep
+    prediction_id: uuid.UUID, body: VerdictCreate, reviewer: CanReview, service: FeedbackServiceDep
 ) -> VerdictPublic:
-    request = VerdictRequest(verdict=body.verdict, reviewer=body.reviewer, label=body.label, notes=body.notes)
-    return VerdictPublic.from_record(service.record(prediction_id, request))
+    request = VerdictRequest(verdict=body.verdict, label=body.label, notes=body.notes)
+    return VerdictPublic.from_record(service.record(prediction_id, request, reviewer=reviewer))
 
 
 @router.get(
     "/{prediction_id}/feedback",
+    dependencies=[requires(Permission.READ)],
     summary="Verdict history",
     description="Every verdict on the prediction, oldest first, and the resulting label of record.",
     responses=error_responses(404, 422),

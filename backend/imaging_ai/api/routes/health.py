@@ -8,9 +8,10 @@ from sqlalchemy import text
 from imaging_ai.api.deps import StateDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.health import Liveness, Readiness, ReadinessCheck
+from imaging_ai.api.security import PUBLIC
 from imaging_ai.persistence.migrations import current_revisions, head_revisions
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 
 
 @router.get("/healthz", summary="Liveness", description="The process is up and answering.")

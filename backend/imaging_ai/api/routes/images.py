@@ -10,7 +10,9 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from imaging_ai.api.deps import IngestionServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.images import ImagePublic
+from imaging_ai.api.security import requires
 from imaging_ai.imaging import render_png
+from imaging_ai.services.identity import Permission
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 
@@ -19,6 +21,7 @@ _EXTENSIONS = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}
 
 @router.post(
     "",
+    dependencies=[requires(Permission.PREDICT)],
     status_code=status.HTTP_201_CREATED,
     summary="Upload an image",
     description=(
@@ -58,6 +61,7 @@ def upload_image(
 
 @router.get(
     "/{image_id}",
+    dependencies=[requires(Permission.READ)],
     summary="Get an image record",
     responses=error_responses(404, 422),
 )
@@ -67,6 +71,7 @@ def get_image(image_id: uuid.UUID, service: IngestionServiceDep) -> ImagePublic:
 
 @router.get(
     "/{image_id}/render",
+    dependencies=[requires(Permission.READ)],
     summary="Render an image for display",
     description=(
         "An 8-bit greyscale PNG of the frame used for inference. Without a window the default display "
@@ -100,6 +105,7 @@ def render_image(
 
 @router.get(
     "/{image_id}/file",
+    dependencies=[requires(Permission.READ)],
     summary="Download the stored file",
     description="The stored original: for DICOM, the de-identified file.",
     response_class=Response,

@@ -7,9 +7,11 @@ from fastapi import APIRouter
 from imaging_ai.api.deps import ModelCatalogDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionDetail, ModelVersionPublic, TaskPublic
+from imaging_ai.api.security import requires
+from imaging_ai.services.identity import Permission
 
-tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
-models_router = APIRouter(prefix="/api/v1/models", tags=["models"])
+tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[requires(Permission.READ)])
+models_router = APIRouter(prefix="/api/v1/models", tags=["models"], dependencies=[requires(Permission.READ)])
 
 
 @tasks_router.get("", summary="List tasks", description="Every task with its labels and active version.")

@@ -11,7 +11,9 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic, PredictionStatus
+from imaging_ai.api.security import requires
 from imaging_ai.persistence.predictions import PredictionFilter
+from imaging_ai.services.identity import Permission
 from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
@@ -19,6 +21,7 @@ router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
 @router.post(
     "",
+    dependencies=[requires(Permission.PREDICT)],
     status_code=status.HTTP_201_CREATED,
     summary="Predict",
     description=(
@@ -66,6 +69,7 @@ def create_prediction(
 
 @router.get(
     "",
+    dependencies=[requires(Permission.READ)],
     summary="List predictions",
     description="Newest first, filtered by task, status, site, model version and creation time.",
     responses=error_responses(404, 422),
@@ -95,13 +99,19 @@ def list_predictions(
     )
 
 
-@router.get("/{prediction_id}", summary="Get a prediction", responses=error_responses(404, 422))
+@router.get(
+    "/{prediction_id}",
+    dependencies=[requires(Permission.READ)],
+    summary="Get a prediction",
+    responses=error_responses(404, 422),
+)
 def get_prediction(prediction_id: uuid.UUID, predictions: PredictionServiceDep) -> PredictionPublic:
     return PredictionPublic.from_record(predictions.get(prediction_id))
 
 
 @router.get(
     "/{prediction_id}/heatmap",
+    dependencies=[requires(Permission.READ)],
     summary="Heatmap of a prediction",
     description=(
         "A Grad-CAM class-activation overlay (PNG) computed with the model version that made the "

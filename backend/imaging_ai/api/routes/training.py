@@ -5,16 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from imaging_ai.api.deps import PromotionServiceDep, TrainingJobServiceDep, client_address
+from imaging_ai.api.deps import PromotionServiceDep, TrainingJobServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionPublic
 from imaging_ai.api.schemas.training import JobStatus, ModelChange, TrainingJobCreate, TrainingJobPublic
+from imaging_ai.api.security import IsAdmin, requires
+from imaging_ai.services.identity import Permission
 from imaging_ai.services.model_catalog import read_card
 
-jobs_router = APIRouter(prefix="/api/v1/training-jobs", tags=["training"])
-changes_router = APIRouter(prefix="/api/v1", tags=["models"])
+# Training and model changes are for administrators only, reads included (the web app's Models screen).
+jobs_router = APIRouter(
+    prefix="/api/v1/training-jobs", tags=["training"], dependencies=[requires(Permission.ADMIN)]
+)
+changes_router = APIRouter(prefix="/api/v1", tags=["models"], dependencies=[requires(Permission.ADMIN)])
 
 
 @jobs_router.post(
@@ -29,11 +34,11 @@ changes_router = APIRouter(prefix="/api/v1", tags=["models"])
     ),
     responses=error_responses(404, 409, 422),
 )
-def start_training_job(body: TrainingJobCreate, jobs: TrainingJobServiceDep) -> TrainingJobPublic:
+def start_training_job(
+    body: TrainingJobCreate, admin: IsAdmin, jobs: TrainingJobServiceDep
+) -> TrainingJobPublic:
     parameters = body.parameters.model_dump(exclude_none=True)
-    return TrainingJobPublic.from_record(
-        jobs.start(body.task, parameters=parameters, requested_by=body.requested_by)
-    )
+    return TrainingJobPublic.from_record(jobs.start(body.task, parameters=parameters, requested_by=admin))
 
 
 @jobs_router.get(
@@ -63,8 +68,8 @@ def get_training_job(job_id: uuid.UUID, jobs: TrainingJobServiceDep) -> Training
     description="A queued job is cancelled at once; a running one stops at its next check and cleans up.",
     responses=error_responses(404, 409, 422),
 )
-def cancel_training_job(job_id: uuid.UUID, jobs: TrainingJobServiceDep) -> TrainingJobPublic:
-    return TrainingJobPublic.from_record(jobs.cancel(job_id))
+def cancel_training_job(job_id: uuid.UUID, admin: IsAdmin, jobs: TrainingJobServiceDep) -> TrainingJobPublic:
+    return TrainingJobPublic.from_record(jobs.cancel(job_id, actor=admin))
 
 
 @changes_router.post(
@@ -75,14 +80,9 @@ def cancel_training_job(job_id: uuid.UUID, jobs: TrainingJobServiceDep) -> Train
     responses=error_responses(404, 409, 422),
 )
 def promote_version(
-    version: str, body: ModelChange, promotion: PromotionServiceDep, request: Request
+    version: str, body: ModelChange, admin: IsAdmin, promotion: PromotionServiceDep
 ) -> ModelVersionPublic:
-    record = promotion.activate(
-        version,
-        actor=body.actor,
-        reason=body.reason,
-        client_address=client_address(request),
-    )
+    record = promotion.activate(version, actor=admin, reason=body.reason)
     return ModelVersionPublic.from_record(record, read_card(record))
 
 
@@ -93,12 +93,7 @@ def promote_version(
     responses=error_responses(404, 409, 422),
 )
 def rollback_task(
-    task: str, body: ModelChange, promotion: PromotionServiceDep, request: Request
+    task: str, body: ModelChange, admin: IsAdmin, promotion: PromotionServiceDep
 ) -> ModelVersionPublic:
-    record = promotion.rollback(
-        task,
-        actor=body.actor,
-        reason=body.reason,
-        client_address=client_address(request),
-    )
+    record = promotion.rollback(task, actor=admin, reason=body.reason)
     return ModelVersionPublic.from_record(record, read_card(record))

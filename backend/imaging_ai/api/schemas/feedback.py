@@ -23,10 +23,9 @@ class VerdictCreate(BaseModel):
                 {
                     "verdict": "disagree",
                     "label": "normal",
-                    "reviewer": "dr.lee",
                     "notes": "Old scarring, no consolidation.",
                 },
-                {"verdict": "agree", "reviewer": "dr.lee"},
+                {"verdict": "agree"},
             ]
         },
     )
@@ -38,7 +37,6 @@ class VerdictCreate(BaseModel):
     label: str | None = Field(
         default=None, max_length=64, description="The correct label; required to disagree."
     )
-    reviewer: str = Field(min_length=1, max_length=128, description="Who gives the verdict.")
     notes: str | None = Field(default=None, max_length=4000)
 
 
@@ -48,7 +46,7 @@ class VerdictPublic(BaseModel):
     sequence: int = Field(description="1 for the first verdict on the prediction, 2 for the next...")
     verdict: VerdictName
     label: str | None
-    reviewer: str
+    reviewer: str = Field(description="The user name of the clinician who gave it (from their sign-in).")
     notes: str | None
     created_at: datetime
 

@@ -33,11 +33,10 @@ class TrainingParameters(BaseModel):
 class TrainingJobCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"task": "chest-xray-pneumonia", "requested_by": "dr.admin"}]},
+        json_schema_extra={"examples": [{"task": "chest-xray-pneumonia"}]},
     )
 
     task: str
-    requested_by: str | None = Field(default=None, max_length=128)
     parameters: TrainingParameters = Field(default_factory=TrainingParameters)
 
 
@@ -46,7 +45,7 @@ class TrainingJobPublic(BaseModel):
     task: str
     status: JobStatus
     trigger: Literal["manual", "automatic"]
-    requested_by: str | None
+    requested_by: str | None = Field(description="Who started it: a user name, or `system` (automatic).")
     parameters: dict[str, Any]
     progress: dict[str, Any] = Field(description="Stage, epoch, losses and validation metrics so far.")
     training_set: dict[str, Any] | None = Field(
@@ -90,7 +89,4 @@ class ModelChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(
-        min_length=1, max_length=128, description="Who decides (from the login once accounts exist)."
-    )
     reason: str = Field(min_length=3, max_length=2000, description="Why; written to the audit log.")

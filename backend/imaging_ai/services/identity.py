@@ -1,0 +1,83 @@
+"""Who is calling: permissions, the roles and API-key scopes that grant them, and the principal.
+
+Roles belong to people (`clinician`, `admin`); service accounts hold no role and get exactly the
+scopes of the API key they present (`read`, `predict`), so a leaked hospital-system key can never
+give verdicts or change models.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+
+class Permission(StrEnum):
+    READ = "read"
+    """View images, predictions, verdict histories, tasks and model versions."""
+    PREDICT = "predict"
+    """Upload images and ask for predictions."""
+    REVIEW = "review"
+    """Give verdicts."""
+    ADMIN = "admin"
+    """Models, training, promotion, rollback, users, API keys and the audit log."""
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "clinician": frozenset({Permission.READ, Permission.PREDICT, Permission.REVIEW}),
+    "admin": frozenset(Permission),
+}
+SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "read": frozenset({Permission.READ}),
+    "predict": frozenset({Permission.PREDICT}),
+}
+
+
+def permissions_of_roles(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)
+
+
+def permissions_of_scopes(scopes: list[str] | tuple[str, ...]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for scope in scopes:
+        granted |= SCOPE_PERMISSIONS.get(scope, frozenset())
+    return frozenset(granted)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request, and where it came from (for the audit log)."""
+
+    user_id: uuid.UUID
+    username: str
+    display_name: str
+    kind: Literal["person", "service"]
+    roles: tuple[str, ...]
+    permissions: frozenset[Permission]
+    credential: Literal["session", "api_key"]
+    client_address: str | None = None
+    session_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    csrf_token: str | None = None
+    session_expires_at: datetime | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """An actor without an account: the command line, or the service itself (automatic decisions)."""
+
+    username: str
+    client_address: str | None = None
+    user_id: None = None
+
+
+Actor = Principal | SystemActor
+"""Whoever an audited action is attributed to."""

@@ -1,0 +1,133 @@
+"""The web app in headless Chromium against the real API: the clinician's and the administrator's loop.
+
+Starts the app (API + built SPA) on a loopback port with SQLite in a temporary folder, creates an
+administrator and a clinician with the CLI, and runs `frontend/e2e/loop.e2e.mjs` (playwright-core
+driving Debian's Chromium). Its screenshots land in `frontend/e2e/artifacts/`.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imaging_ai.settings import PROJECT_ROOT, Settings
+from tests.live_server import serve
+
+FRONTEND = PROJECT_ROOT / "frontend"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+ADMIN = ("e2e.admin", "admin passphrase for the e2e run")
+CLINICIAN = ("e2e.clinician", "clinician passphrase for the e2e run")
+
+
+def _require(condition: bool, message: str) -> None:
+    # A missing piece fails loudly with the command that provides it; it never skips silently.
+    if not condition:
+        pytest.fail(message, pytrace=False)
+
+
+def _images(datasets: Path) -> list[Path]:
+    """One normal and one pneumonia adult chest X-ray from the NIH set."""
+    folder = datasets / "cxr-nih-adult"
+    with (folder / "manifest.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    picked = [next(folder / row["path"] for row in rows if row["label"] == label) for label in ("normal", "pneumonia")]
+    for path in picked:
+        _require(path.is_file(), f"dataset image missing: {path}")
+    return picked
+
+
+def _cli(settings: Settings, *args: str, stdin: str) -> None:
+    command = [str(Path(sys.executable).with_name("imaging-ai")), *args]
+    env = {
+        **os.environ,
+        "IMAGING_AI_DATA_DIR": str(settings.data_dir),
+        "IMAGING_AI_DATABASE_URL": str(settings.database_url),
+    }
+    result = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.slow
+def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path) -> None:
+    _require(
+        (FRONTEND / "dist" / "index.html").is_file(),
+        "frontend/dist is not built: run `scripts/frontend.sh build` (scripts/test.sh does it).",
+    )
+    _require(
+        (FRONTEND / "node_modules" / "playwright-core").is_dir(),
+        "frontend dependencies are not installed: run `scripts/frontend.sh install`.",
+    )
+    _require(CHROMIUM.is_file(), f"{CHROMIUM} not found: run `scripts/frontend.sh chromium` (apt-get install chromium).")
+    node = shutil.which("node")
+    _require(node is not None, "node is not on PATH")
+    images = _images(datasets)
+
+    from imaging_ai.persistence import migrations
+
+    database_url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
+    migrations.upgrade(database_url)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        pseudonym_key="e2e-pseudonym-key",  # type: ignore[arg-type]
+        datasets_dir=datasets,
+        frontend_dir=FRONTEND,
+        cookie_secure=False,  # plain http on the loopback
+    )
+    _cli(
+        settings,
+        "create-admin",
+        "--username",
+        ADMIN[0],
+        "--display-name",
+        "Dr. Admin E2E",
+        "--password-stdin",
+        stdin=ADMIN[1] + "\n",
+    )
+    _cli(
+        settings,
+        "users",
+        "create",
+        "--username",
+        CLINICIAN[0],
+        "--display-name",
+        "Dr. Clinician E2E",
+        "--role",
+        "clinician",
+        "--password-stdin",
+        stdin=CLINICIAN[1] + "\n",
+    )
+
+    artifacts = Path(os.environ.get("E2E_ARTIFACTS_DIR", FRONTEND / "e2e" / "artifacts"))
+    with serve(settings) as base_url:
+        env = {
+            **os.environ,
+            "BASE_URL": base_url,
+            "ADMIN_USER": ADMIN[0],
+            "ADMIN_PASSWORD": ADMIN[1],
+            "CLINICIAN_USER": CLINICIAN[0],
+            "CLINICIAN_PASSWORD": CLINICIAN[1],
+            "IMAGE_PATH": str(images[0]),
+            "IMAGE_PATH_2": str(images[1]),
+            "ARTIFACTS_DIR": str(artifacts),
+            "CHROMIUM_PATH": str(CHROMIUM),
+        }
+        result = subprocess.run(
+            [node, "e2e/loop.e2e.mjs"],
+            cwd=FRONTEND,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    print(result.stdout)
+    assert result.returncode == 0, (
+        f"the browser loop failed (screenshots in {artifacts}):\n{result.stdout}\n{result.stderr}"
+    )
+    assert "all steps passed" in result.stdout
