@@ -108,10 +108,10 @@ try {
   await shot("01-sign-in-error");
 
   await signIn(CLINICIAN, "clinician");
-  expect((await page.getByRole("link", { name: "Models" }).count()) === 0, "a clinician sees no Models screen");
+  expect((await page.getByRole("link", { name: "Models", exact: true }).count()) === 0, "a clinician sees no Models screen");
 
   step = "upload";
-  await page.getByRole("link", { name: "Upload" }).click();
+  await page.getByRole("link", { name: "Upload", exact: true }).click();
   await page.getByLabel("Task").selectOption(TASK);
   await page.getByLabel("Site (optional)").fill(SITE);
   const bogus = join(tmpdir(), "not-an-image.png");
@@ -129,7 +129,7 @@ try {
   await shot("02-upload");
 
   step = "worklist before the verdicts";
-  await page.getByRole("link", { name: "Worklist" }).click();
+  await page.getByRole("link", { name: "Worklist", exact: true }).click();
   await page.getByLabel("Site").fill(SITE);
   await page.getByLabel("Site").press("Enter");
   await page.waitForFunction(
@@ -163,7 +163,7 @@ try {
   await page.keyboard.press("i");
   expect((await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed")) === "true", "I inverts");
   await page.keyboard.press("r");
-  expect((await readout.innerText()).includes("W 256 / L 128"), "R resets the window");
+  expect((await readout.innerText()).includes("W 255 / L 128"), "R resets the window");
   expect((await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed")) === "false", "R resets invert");
 
   step = "heatmap";
@@ -224,7 +224,7 @@ try {
   // --- the administrator ---------------------------------------------------------------------------
   await signIn(ADMIN, "admin");
   step = "models";
-  await page.getByRole("link", { name: "Models" }).click();
+  await page.getByRole("link", { name: "Models", exact: true }).click();
   await page.getByLabel("Task").selectOption(TASK);
   await page.waitForSelector("[data-testid=model-versions] tbody tr");
   const versions = await page.locator("[data-testid=model-versions] tbody tr").allInnerTexts();

@@ -99,7 +99,13 @@ const middleware: Middleware = {
   },
 };
 
-export const api = createClient<paths>({ baseUrl: "", credentials: "same-origin" });
+export const api = createClient<paths>({
+  // Absolute, so that Request() also accepts it outside a browser (the component tests).
+  baseUrl: globalThis.location?.origin ?? "",
+  credentials: "same-origin",
+  // Looked up on each call rather than captured once, so tests can stub the global fetch.
+  fetch: (request) => globalThis.fetch(request),
+});
 api.use(middleware);
 
 /** Unwraps an openapi-fetch result: the data, or an ApiError from the envelope. */

@@ -14,8 +14,8 @@ export const MAX_WIDTH = 512;
 export const MIN_CENTER = -128;
 export const MAX_CENTER = 383;
 
-/** The full 0..255 range mapped linearly: the image as the server rendered it. */
-export const DEFAULT_WINDOW: Window = { width: 256, center: 128 };
+/** The identity: 0..255 shown exactly as the server rendered the image. */
+export const DEFAULT_WINDOW: Window = { width: 255, center: 127.5 };
 
 export interface WindowPreset {
   key: string;

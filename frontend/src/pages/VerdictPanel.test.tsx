@@ -1,0 +1,159 @@
+// The verdict flow: each way of giving a verdict (buttons and keys) sends the right request. The
+// network is stubbed at fetch; everything above it (the generated client, the CSRF header, the
+// query cache) is the real code.
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { setCsrfToken, type Prediction } from "../api/client";
+import { verdictBody, VerdictPanel } from "./VerdictPanel";
+
+const prediction: Prediction = {
+  id: "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6",
+  image_id: "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
+  task: "chest-xray-pneumonia",
+  model_version: "chest-xray-pneumonia.v1",
+  probabilities: { normal: 0.08, pneumonia: 0.92 },
+  predicted_label: "pneumonia",
+  confidence: 0.92,
+  uncertainty: 0.4,
+  status: "pending_review",
+  site: "nih",
+  accession_number: null,
+  external_id: null,
+  inference_ms: 30,
+  created_at: "2026-11-27T09:30:01Z",
+};
+
+let fetchMock: ReturnType<typeof vi.fn>;
+
+function verdictResponse(body: Record<string, unknown>, status = 201) {
+  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+}
+
+beforeEach(() => {
+  fetchMock = vi.fn(async (request: Request) => {
+    const body = request.method === "POST" ? await request.clone().json() : {};
+    return verdictResponse({
+      id: "v1",
+      prediction_id: prediction.id,
+      sequence: 1,
+      reviewer: "dr.lee",
+      created_at: "2026-11-27T09:31:00Z",
+      label: null,
+      notes: null,
+      ...body,
+    });
+  });
+  vi.stubGlobal("fetch", fetchMock);
+  setCsrfToken("csrf-123");
+});
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+  setCsrfToken(null);
+});
+
+function renderPanel(onDone = vi.fn()) {
+  const client = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
+  render(
+    <QueryClientProvider client={client}>
+      <VerdictPanel prediction={prediction} labels={["normal", "pneumonia"]} onDone={onDone} />
+    </QueryClientProvider>,
+  );
+  return onDone;
+}
+
+async function sentRequest(): Promise<{ url: string; method: string; csrf: string | null; body: unknown }> {
+  await waitFor(() => expect(fetchMock).toHaveBeenCalledTimes(1));
+  const request = fetchMock.mock.calls[0]![0] as Request;
+  return {
+    url: new URL(request.url).pathname,
+    method: request.method,
+    csrf: request.headers.get("X-CSRF-Token"),
+    body: await request.clone().json(),
+  };
+}
+
+const FEEDBACK_URL = `/api/v1/predictions/${prediction.id}/feedback`;
+
+describe("VerdictPanel", () => {
+  it("A agrees, with the CSRF header", async () => {
+    const onDone = renderPanel();
+    fireEvent.keyDown(window, { key: "a" });
+    expect(await sentRequest()).toEqual({
+      url: FEEDBACK_URL,
+      method: "POST",
+      csrf: "csrf-123",
+      body: { verdict: "agree", notes: null },
+    });
+    await waitFor(() => expect(onDone).toHaveBeenCalledWith({ verdict: "agree" }));
+  });
+
+  it("the number of another label corrects to it", async () => {
+    renderPanel();
+    fireEvent.keyDown(window, { key: "1" });
+    expect((await sentRequest()).body).toEqual({ verdict: "disagree", label: "normal", notes: null });
+  });
+
+  it("the number of the AI's own label agrees", async () => {
+    renderPanel();
+    fireEvent.keyDown(window, { key: "2" });
+    expect((await sentRequest()).body).toEqual({ verdict: "agree", notes: null });
+  });
+
+  it("a number past the labels does nothing", async () => {
+    renderPanel();
+    fireEvent.keyDown(window, { key: "7" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it("U marks the case unreadable", async () => {
+    renderPanel();
+    fireEvent.keyDown(window, { key: "u" });
+    expect((await sentRequest()).body).toEqual({ verdict: "unreadable", notes: null });
+  });
+
+  it("the Correct button sends the label and the notes", async () => {
+    renderPanel();
+    fireEvent.change(screen.getByLabelText(/Notes/), { target: { value: "  Old scarring, no consolidation. " } });
+    fireEvent.click(screen.getByRole("button", { name: /Correct to normal/ }));
+    expect((await sentRequest()).body).toEqual({
+      verdict: "disagree",
+      label: "normal",
+      notes: "Old scarring, no consolidation.",
+    });
+  });
+
+  it("keys typed into the notes are text, not shortcuts", async () => {
+    renderPanel();
+    const notes = screen.getByLabelText(/Notes/);
+    notes.focus();
+    fireEvent.keyDown(notes, { key: "a" });
+    fireEvent.keyDown(notes, { key: "1" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it("shows the API's error message and code", async () => {
+    fetchMock.mockImplementation(async () =>
+      verdictResponse(
+        { error: { code: "invalid_verdict", message: "The label is not one of the task's.", details: {}, request_id: "r1" } },
+        422,
+      ),
+    );
+    const onDone = renderPanel();
+    fireEvent.click(screen.getByRole("button", { name: /Unreadable/ }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("The label is not one of the task's.");
+    expect(alert.textContent).toContain("invalid_verdict");
+    expect(onDone).not.toHaveBeenCalled();
+  });
+});
+
+describe("verdictBody", () => {
+  it("turns a correction to the predicted label into agreement", () => {
+    expect(verdictBody({ verdict: "disagree", label: "pneumonia" }, "pneumonia", "")).toEqual({ verdict: "agree", notes: null });
+  });
+});
