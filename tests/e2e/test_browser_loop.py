@@ -32,24 +32,53 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _images(datasets: Path) -> list[Path]:
-    """One normal and one pneumonia adult chest X-ray from the NIH set."""
+    """One normal and one pneumonia adult chest X-ray from the NIH set, full-size (1024 px) where
+    the set has its originals."""
     folder = datasets / "cxr-nih-adult"
-    with (folder / "manifest.csv").open() as handle:
+    listing = folder / "originals_1024" / "list.csv"
+    with (listing if listing.is_file() else folder / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    picked = [next(folder / row["path"] for row in rows if row["label"] == label) for label in ("normal", "pneumonia")]
+    picked = [
+        next(folder / row["path"] for row in rows if row["label"] == label)
+        for label in ("normal", "pneumonia")
+    ]
     for path in picked:
         _require(path.is_file(), f"dataset image missing: {path}")
     return picked
 
 
-def _cli(settings: Settings, *args: str, stdin: str) -> None:
-    command = [str(Path(sys.executable).with_name("imaging-ai")), *args]
-    env = {
+def _dicoms(datasets: Path) -> tuple[Path, Path]:
+    """A chest CR (accepted for the chest X-ray task) and a CT (refused: `modality_mismatch`)."""
+    folder = datasets / "dicom-samples"
+    with (folder / "manifest.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    chest = next(
+        folder / r["path"]
+        for r in rows
+        if r["label"] == "CR" and r["site"] == "CHEST" and r["rows"] == "1024"
+    )
+    ct = next(folder / r["path"] for r in rows if r["label"] == "CT" and r["path"].startswith("ct/"))
+    return chest, ct
+
+
+def _cli_env(settings: Settings) -> dict[str, str]:
+    return {
         **os.environ,
         "IMAGING_AI_DATA_DIR": str(settings.data_dir),
         "IMAGING_AI_DATABASE_URL": str(settings.database_url),
+        "IMAGING_AI_DATASETS_DIR": str(settings.datasets_dir),
+        "IMAGING_AI_WORKER_POLL_SECONDS": "0.5",
     }
-    result = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, timeout=120)
+
+
+IMAGING_AI = str(Path(sys.executable).with_name("imaging-ai"))
+
+
+def _cli(settings: Settings, *args: str, stdin: str) -> None:
+    command = [IMAGING_AI, *args]
+    result = subprocess.run(
+        command, input=stdin, env=_cli_env(settings), capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
 
 
@@ -63,10 +92,14 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
         (FRONTEND / "node_modules" / "playwright-core").is_dir(),
         "frontend dependencies are not installed: run `scripts/frontend.sh install`.",
     )
-    _require(CHROMIUM.is_file(), f"{CHROMIUM} not found: run `scripts/frontend.sh chromium` (apt-get install chromium).")
+    _require(
+        CHROMIUM.is_file(),
+        f"{CHROMIUM} not found: run `scripts/frontend.sh chromium` (apt-get install chromium).",
+    )
     node = shutil.which("node")
     _require(node is not None, "node is not on PATH")
     images = _images(datasets)
+    chest_dicom, ct_dicom = _dicoms(datasets)
 
     from imaging_ai.persistence import migrations
 
@@ -105,6 +138,37 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
     )
 
     artifacts = Path(os.environ.get("E2E_ARTIFACTS_DIR", FRONTEND / "e2e" / "artifacts"))
+    # One worker beside the server, as `make run` has: it takes the job the administrator starts.
+    worker_log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [IMAGING_AI, "worker", "--max-jobs", "1"],
+        env=_cli_env(settings),
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        result = _run_browser(settings, images, chest_dicom, ct_dicom, artifacts)
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        worker_log.close()
+    print(result.stdout)
+    assert result.returncode == 0, (
+        f"the browser loop failed (screenshots in {artifacts}):\n{result.stdout}\n{result.stderr}\n"
+        f"worker log (tail):\n{(tmp_path / 'worker.log').read_text()[-3000:]}"
+    )
+    assert "all steps passed" in result.stdout
+
+
+def _run_browser(
+    settings: Settings, images: list[Path], chest_dicom: Path, ct_dicom: Path, artifacts: Path
+) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    assert node is not None
     with serve(settings) as base_url:
         env = {
             **os.environ,
@@ -115,10 +179,14 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
             "CLINICIAN_PASSWORD": CLINICIAN[1],
             "IMAGE_PATH": str(images[0]),
             "IMAGE_PATH_2": str(images[1]),
+            "DICOM_PATH": str(chest_dicom),
+            "MISMATCH_PATH": str(ct_dicom),
+            "MISMATCH_CODE": "modality_mismatch",
+            "WORKER": "1",
             "ARTIFACTS_DIR": str(artifacts),
             "CHROMIUM_PATH": str(CHROMIUM),
         }
-        result = subprocess.run(
+        return subprocess.run(
             [node, "e2e/loop.e2e.mjs"],
             cwd=FRONTEND,
             env=env,
@@ -126,8 +194,3 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
             text=True,
             timeout=600,
         )
-    print(result.stdout)
-    assert result.returncode == 0, (
-        f"the browser loop failed (screenshots in {artifacts}):\n{result.stdout}\n{result.stderr}"
-    )
-    assert "all steps passed" in result.stdout

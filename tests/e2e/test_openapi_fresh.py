@@ -38,4 +38,6 @@ def test_checked_in_schema_is_the_apis(tmp_path: Path) -> None:
             if checked_in.get("components", {}).get("schemas", {}).get(name)
             != current.get("components", {}).get("schemas", {}).get(name)
         )
-        raise AssertionError(f"{FIX}\nPaths that differ: {changed or 'none'}\nSchemas that differ: {schemas or 'none'}")
+        raise AssertionError(
+            f"{FIX}\nPaths that differ: {changed or 'none'}\nSchemas that differ: {schemas or 'none'}"
+        )
