@@ -28,3 +28,19 @@ def test_logs_hold_no_patient_data(client: TestClient, caplog: pytest.LogCapture
     for line in lines:
         for secret in ("Doe", "Jane", "99881", "Hospital Secret"):
             assert secret not in line, line
+
+
+def test_a_logged_exception_keeps_its_type_and_place_but_not_its_message_or_paths() -> None:
+    def decode_element() -> None:
+        raise ValueError("Patient's Name 'Doe^Jane' in /data/hospital/Doe_Jane_MRN-99881.dcm is bad")
+
+    try:
+        decode_element()
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "unhandled error", None, sys.exc_info())
+    line = JsonFormatter().format(record)
+    assert '"exception": "ValueError"' in line and "decode_element" in line
+    for secret in ("Doe", "99881", "/data/hospital", __file__):
+        assert secret not in line, line

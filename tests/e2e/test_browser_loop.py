@@ -52,11 +52,8 @@ def _dicoms(datasets: Path) -> tuple[Path, Path]:
     folder = datasets / "dicom-samples"
     with (folder / "manifest.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    chest = next(
-        folder / r["path"]
-        for r in rows
-        if r["label"] == "CR" and r["site"] == "CHEST" and r["rows"] == "1024"
-    )
+    # The SIIM file is a real DICOM of an NIH image (the Fake_MONOHR1 one is deliberately mislabelled).
+    chest = next(folder / r["path"] for r in rows if r["path"].startswith("cr_chest/siim"))
     ct = next(folder / r["path"] for r in rows if r["label"] == "CT" and r["path"].startswith("ct/"))
     return chest, ct
 
@@ -108,7 +105,7 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
     settings = Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        pseudonym_key="e2e-pseudonym-key",  # type: ignore[arg-type]
+        pseudonym_key="e2e-pseudonym-key",
         datasets_dir=datasets,
         frontend_dir=FRONTEND,
         cookie_secure=False,  # plain http on the loopback

@@ -13,11 +13,13 @@ HttpOnly cookie and must echo its CSRF token in `X-CSRF-Token` on every state-ch
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from imaging_ai.api.deps import AuthenticatorDep, client_address
@@ -134,64 +136,84 @@ CanReview = Annotated[Principal, Depends(Requires(Permission.REVIEW))]
 IsAdmin = Annotated[Principal, Depends(Requires(Permission.ADMIN))]
 
 
-def route_policies(route: APIRoute) -> list[RoutePolicy]:
-    """Every policy in the route's dependency tree (router-level ones included)."""
-    found: list[RoutePolicy] = []
+@dataclass(frozen=True)
+class DeclaredRoute:
+    path: str
+    methods: tuple[str, ...]
+    policies: tuple[RoutePolicy, ...]
+    """Every policy in the route's dependency tree, router-level ones included."""
 
-    def walk(dependant: Dependant) -> None:
-        for sub in dependant.dependencies:
-            if isinstance(sub.call, RoutePolicy):
-                found.append(sub.call)
-            walk(sub)
+    @property
+    def public(self) -> bool:
+        return bool(self.policies) and all(policy.public for policy in self.policies)
 
-    walk(route.dependant)
-    return found
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return frozenset(policy.permission for policy in self.policies if policy.permission is not None)
+
+
+def declared_routes(app: FastAPI) -> list[DeclaredRoute]:
+    """The app's API routes as served (prefixes and router dependencies applied), with their policies."""
+    declared = []
+    for context in iter_route_contexts(app.routes):
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        methods = tuple(sorted(context.methods or ()))
+        policies = tuple(_policies_in(context.dependant))
+        declared.append(DeclaredRoute(str(context.path_format), methods, policies))
+    return declared
+
+
+def _policies_in(dependant: Dependant) -> Iterator[RoutePolicy]:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RoutePolicy):
+            yield sub.call
+        yield from _policies_in(sub)
 
 
 def enforce_route_policies(app: FastAPI) -> None:
-    """Refuses routes without a policy; documents 401/403 on the protected ones in the schema."""
-    undeclared: list[str] = []
-    protected: set[tuple[str, str]] = set()
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        policies = route_policies(route)
-        methods = sorted(route.methods or ())
-        if not policies:
-            undeclared.append(f"{','.join(methods)} {route.path}")
-        elif not all(policy.public for policy in policies):
-            protected.update((route.path_format, method.lower()) for method in methods)
+    """Refuses routes without a policy. Documents in the schema the answers every route may give:
+    401/403 on the protected ones, 400 on those with a body."""
+    routes = declared_routes(app)
+    undeclared = [f"{','.join(route.methods)} {route.path}" for route in routes if not route.policies]
     if undeclared:
         raise RuntimeError(f"routes without an access policy: {'; '.join(undeclared)}")
+    protected = {
+        (route.path, method.lower()) for route in routes if not route.public for method in route.methods
+    }
 
     build_schema = app.openapi
 
-    def openapi_with_auth_errors() -> dict[str, Any]:
+    def openapi_with_common_errors() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build_schema()
-        for path, method in sorted(protected):
-            responses = schema["paths"][path][method]["responses"]
-            for status, description in _AUTH_ERRORS.items():
-                responses.setdefault(
-                    status,
-                    {
-                        "description": description,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
-                        },
-                    },
-                )
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                responses = operation["responses"]
+                if (path, method) in protected:
+                    for status in ("401", "403"):
+                        responses.setdefault(status, _error_response(_COMMON_ERRORS[status]))
+                if "requestBody" in operation:
+                    responses.setdefault("400", _error_response(_COMMON_ERRORS["400"]))
         app.openapi_schema = schema
         return schema
 
-    app.openapi = openapi_with_auth_errors  # type: ignore[method-assign]
+    app.openapi = openapi_with_common_errors  # type: ignore[method-assign]
 
 
-_AUTH_ERRORS = {
+_COMMON_ERRORS = {
+    "400": "The body could not be parsed (not UTF-8, not JSON, or a broken multipart form).",
     "401": "Not signed in, or the API key is not valid.",
     "403": "Signed in, but not allowed (role or key scope), or the CSRF token is missing.",
 }
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
 
 
 def requires(permission: Permission) -> Any:

@@ -226,7 +226,7 @@ class User(Base):
 
     @property
     def role_names(self) -> list[str]:
-        return [grant.role for grant in self.roles]
+        return sorted(grant.role for grant in self.roles)
 
 
 class UserRole(Base):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from imaging_ai.api.deps import AuditLogDep
+from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.audit import AuditEventPublic, AuditPage
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.security import IsAdmin
@@ -36,7 +37,7 @@ def list_audit_events(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     where = AuditFilter(
         actor=actor, action=action, target_type=target_type, target_id=target_id, since=since, until=until

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
+from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic, PredictionStatus
 from imaging_ai.api.security import requires
@@ -83,7 +84,7 @@ def list_predictions(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PredictionPage:
     filters = PredictionFilter(
         task=task,

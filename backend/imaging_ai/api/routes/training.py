@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from imaging_ai.api.deps import PromotionServiceDep, TrainingJobServiceDep
+from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionPublic
 from imaging_ai.api.schemas.training import JobStatus, ModelChange, TrainingJobCreate, TrainingJobPublic
@@ -49,7 +50,7 @@ def list_training_jobs(
     task: str | None = None,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TrainingJobPublic]:
     return [
         TrainingJobPublic.from_record(job)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from imaging_ai.api.deps import AccountServiceDep
+from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.accounts import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -32,7 +33,7 @@ def list_users(
     accounts: AccountServiceDep,
     kind: UserKind | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[UserPublic]:
     return [UserPublic.from_record(user) for user in accounts.page(kind=kind, limit=limit, offset=offset)]
 
@@ -101,7 +102,7 @@ def list_api_keys(
     accounts: AccountServiceDep,
     user_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ApiKeyPublic]:
     keys = accounts.api_keys(user_id=user_id, limit=limit, offset=offset)
     return [ApiKeyPublic.from_record(key) for key in keys]
