@@ -123,21 +123,28 @@ try {
   await page.getByLabel("Site (optional)").fill(SITE);
   const bogus = join(tmpdir(), "not-an-image.png");
   writeFileSync(bogus, "this is not an image\n");
-  await page.locator("input[type=file]").setInputFiles([...IMAGES, bogus, ...(MISMATCH ? [MISMATCH.path] : [])]);
-  await page.waitForFunction(
-    (n) => document.querySelectorAll("[data-testid=uploads] li[data-state=failed]").length === n,
-    MISMATCH ? 2 : 1,
-    { timeout: 120_000 },
-  );
-  await page.waitForFunction(
-    (n) => document.querySelectorAll("[data-testid=uploads] li[data-state=done]").length === n,
-    IMAGES.length,
-    { timeout: 120_000 },
-  );
+  // The first image goes last, so that it is the newest case: the top of the worklist, read first.
+  const input = page.locator("input[type=file]");
+  await input.setInputFiles([...IMAGES.slice(1), bogus, ...(MISMATCH ? [MISMATCH.path] : [])]);
+  const settled = (done, failed) =>
+    page.waitForFunction(
+      ([d, f]) =>
+        document.querySelectorAll("[data-testid=uploads] li[data-state=done]").length === d &&
+        document.querySelectorAll("[data-testid=uploads] li[data-state=failed]").length === f,
+      [done, failed],
+      { timeout: 120_000 },
+    );
+  await settled(IMAGES.length - 1, MISMATCH ? 2 : 1);
+  await input.setInputFiles([IMAGES[0]]);
+  await settled(IMAGES.length, MISMATCH ? 2 : 1);
   const failedRow = (name) => page.locator("[data-testid=uploads] li[data-state=failed]").filter({ hasText: name });
   const failed = await failedRow("not-an-image.png").innerText();
   expect(/unsupported_format/.test(failed), `the bad file shows its error code (${failed})`);
   log(`bad file: ${failed.replace(/\s+/g, " ")}`);
+  const firstImageCase = await page
+    .locator("[data-testid=uploads] li[data-state=done]")
+    .filter({ hasText: IMAGES[0].split("/").pop() })
+    .getAttribute("data-prediction-id");
   if (MISMATCH) {
     const name = MISMATCH.path.split("/").pop();
     const refused = await failedRow(name).innerText();
@@ -160,6 +167,7 @@ try {
 
   step = "case view";
   const firstId = pendingIds[0];
+  expect(firstId === firstImageCase, "the last upload is the newest case, at the top of the worklist");
   await page.getByRole("button", { name: "Start reading" }).click();
   await canvasReady(firstId);
   expect(page.url().includes(`/cases/${firstId}`), "reading starts at the top of the worklist");

@@ -55,11 +55,12 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
-/** The token from the last login / me answer, else the readable cookie the server set with it. */
+/** The readable cookie the server sets with the session (current even after a sign-in in another
+ * tab), else the token from the last sign-in or /auth/me answer. */
 export function currentCsrfToken(): string | null {
-  if (csrfToken) return csrfToken;
   const match = document.cookie.split("; ").find((part) => part.startsWith(`${CSRF_COOKIE}=`));
-  return match ? decodeURIComponent(match.slice(CSRF_COOKIE.length + 1)) : null;
+  const fromCookie = match ? decodeURIComponent(match.slice(CSRF_COOKIE.length + 1)) : "";
+  return fromCookie || csrfToken;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);

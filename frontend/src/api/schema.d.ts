@@ -1105,6 +1105,7 @@ export interface components {
             /**
              * Password
              * Format: password
+             * @description At least 12 characters.
              */
             password: string;
         };
@@ -1618,6 +1619,7 @@ export interface operations {
             query?: {
                 user_id?: string | null;
                 limit?: number;
+                /** @description Items to skip (paging). */
                 offset?: number;
             };
             header?: never;
@@ -1732,6 +1734,7 @@ export interface operations {
                 since?: string | null;
                 until?: string | null;
                 limit?: number;
+                /** @description Items to skip (paging). */
                 offset?: number;
             };
             header?: never;
@@ -2388,6 +2391,7 @@ export interface operations {
                 created_after?: string | null;
                 created_before?: string | null;
                 limit?: number;
+                /** @description Items to skip (paging). */
                 offset?: number;
             };
             header?: never;
@@ -3045,6 +3049,7 @@ export interface operations {
                 task?: string | null;
                 status?: ("queued" | "running" | "succeeded" | "failed" | "cancelled") | null;
                 limit?: number;
+                /** @description Items to skip (paging). */
                 offset?: number;
             };
             header?: never;
@@ -3308,6 +3313,7 @@ export interface operations {
             query?: {
                 kind?: ("person" | "service") | null;
                 limit?: number;
+                /** @description Items to skip (paging). */
                 offset?: number;
             };
             header?: never;

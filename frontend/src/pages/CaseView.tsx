@@ -17,23 +17,30 @@ import { filtersFrom } from "./worklistParams";
  * still found after this one leaves the list (a verdict takes it out of "waiting for review"). */
 function useReadingQueue(currentId: string, search: URLSearchParams) {
   const filters = filtersFrom(search);
+  const filtersKey = JSON.stringify(filters);
   const list = usePredictions(filters);
-  const [snapshot, setSnapshot] = useState<string[]>([]);
+  const [snapshot, setSnapshot] = useState<{ key: string; ids: string[] }>({ key: "", ids: [] });
+  const fresh = useMemo(() => list.data?.items.map((item) => item.id) ?? [], [list.data]);
   useEffect(() => {
-    const ids = list.data?.items.map((item) => item.id) ?? [];
-    if (ids.includes(currentId)) setSnapshot(ids);
-  }, [list.data, currentId]);
-  const fresh = list.data?.items.map((item) => item.id) ?? [];
-  const index = snapshot.indexOf(currentId);
-  // Later cases of the snapshot that are still in the list (or all of them if the list is not back).
-  const after = index >= 0 ? snapshot.slice(index + 1) : fresh.filter((id) => id !== currentId);
-  const before = index >= 0 ? snapshot.slice(0, index).reverse() : [];
-  const live = (id: string) => !list.data || fresh.includes(id) || !filters.status;
+    if (fresh.includes(currentId)) setSnapshot({ key: filtersKey, ids: fresh });
+  }, [fresh, currentId, filtersKey]);
+  const ids = snapshot.key === filtersKey ? snapshot.ids : fresh;
+  const index = ids.indexOf(currentId);
+  // Cases of the snapshot after (before) this one that are still in the list.
+  const live = (id: string) => id !== currentId && (!list.data || fresh.includes(id));
+  const after = (index >= 0 ? ids.slice(index + 1) : fresh).filter(live);
+  const before = (index >= 0 ? ids.slice(0, index).reverse() : []).filter(live);
+  const freshIndex = fresh.indexOf(currentId);
   return {
-    next: after.find(live) ?? null,
-    previous: before.find(live) ?? null,
-    position: index >= 0 ? index + 1 : null,
-    total: list.data?.total ?? null,
+    next: after[0] ?? null,
+    previous: before[0] ?? null,
+    label: !list.data
+      ? ""
+      : freshIndex >= 0
+        ? `Case ${freshIndex + 1 + (filters.offset ?? 0)} of ${list.data.total} in the worklist`
+        : after.length > 0
+          ? `${after.length} more ${after.length === 1 ? "case" : "cases"} in the worklist`
+          : "Not in the current worklist",
   };
 }
 
@@ -78,6 +85,10 @@ export function CaseView() {
   );
 
   usePrefetchCase(queue.next);
+  useEffect(() => {
+    // A note about a verdict belongs to the case it was given on and the one reading moved on to.
+    setSaved((current) => (current && current.on !== predictionId && current.next !== predictionId ? null : current));
+  }, [predictionId]);
 
   const worklistLink = `/worklist${search.toString() ? `?${search}` : ""}`;
   const labels = tasks.data?.find((task) => task.name === prediction.data?.task)?.labels ?? Object.keys(prediction.data?.probabilities ?? {});
@@ -114,7 +125,7 @@ export function CaseView() {
           Next <kbd>J</kbd>
         </button>
         <span className="muted small" aria-live="polite">
-          {queue.position && queue.total !== null ? `Case ${queue.position} of ${queue.total} in the worklist` : "Not in the current worklist"}
+          {queue.label}
         </span>
         <label className="check small">
           <input

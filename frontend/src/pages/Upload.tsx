@@ -96,14 +96,18 @@ export function Upload() {
   if (tasks.isPending) return <Loading what="tasks" />;
   if (tasks.isError) return <ErrorState error={tasks.error} what="the tasks" onRetry={() => void tasks.refetch()} />;
 
-  const done = items.filter((item) => item.status.state === "done").length;
+  const count = (...states: ItemState["state"][]) => items.filter((item) => states.includes(item.status.state)).length;
+  const done = count("done");
+  const refused = count("failed");
+  const busy = count("queued", "uploading", "analysing");
   return (
     <div className="page">
       <div className="page-head">
         <h1>Upload</h1>
         {items.length > 0 && (
           <p className="muted" aria-live="polite">
-            {done} of {items.length} analysed
+            {done} analysed{refused > 0 && ` · ${refused} refused`}
+            {busy > 0 && ` · ${busy} in progress`}
           </p>
         )}
       </div>
@@ -170,7 +174,11 @@ export function Upload() {
 function UploadRow({ item }: { item: Item }) {
   const { status } = item;
   return (
-    <li className={`upload upload-${status.state}`} data-state={status.state}>
+    <li
+      className={`upload upload-${status.state}`}
+      data-state={status.state}
+      data-prediction-id={status.state === "done" ? status.prediction.id : undefined}
+    >
       <div className="upload-file">
         <span className="upload-name">{item.file.name}</span>
         <span className="muted small">

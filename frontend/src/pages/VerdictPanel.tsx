@@ -64,7 +64,10 @@ export function VerdictPanel({ prediction, labels, onDone, shortcutsEnabled = tr
 
   return (
     <section className="panel verdict" aria-labelledby="verdict-title">
-      <h2 id="verdict-title">Your verdict</h2>
+      <h2 id="verdict-title">{prediction.status === "pending_review" ? "Your verdict" : "Change the verdict"}</h2>
+      {prediction.status !== "pending_review" && (
+        <p className="muted small">Verdicts are kept in the history; the latest one is the label of record.</p>
+      )}
       <div className="verdict-buttons">
         <button type="button" className="button agree" onClick={() => send({ verdict: "agree" })} disabled={give.isPending}>
           Agree: {prediction.predicted_label} <kbd>A</kbd>

@@ -109,7 +109,7 @@ export function TrainingJobs({ task, onSelectVersion }: { task: string; onSelect
                   )}
                 </div>
                 <Progress job={job} />
-                {summary && <p className="small">Trained on {summary}</p>}
+                {summary && <p className="small">Verified cases for training: {summary}</p>}
                 {job.candidate_version && (
                   <p className="small">
                     Candidate{" "}
