@@ -185,9 +185,18 @@ try {
   await page.mouse.up();
   const after = await readout.innerText();
   expect(before !== after, `dragging changes window/level (${before} -> ${after})`);
-  await page.mouse.wheel(0, -300);
+  await page.mouse.wheel(0, -400);
+  // Shift-drag pans.
+  await page.keyboard.down("Shift");
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 + 120, box.y + box.height / 2 + 80, { steps: 5 });
+  await page.mouse.up();
+  await page.keyboard.up("Shift");
+  expect((await readout.innerText()) === after, "a Shift-drag pans and leaves window/level alone");
   await page.keyboard.press("i");
   expect((await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed")) === "true", "I inverts");
+  await page.waitForTimeout(100);
+  await shot("04a-viewer-zoomed-panned-inverted");
   await page.keyboard.press("r");
   expect((await readout.innerText()).includes("W 255 / L 128"), "R resets the window");
   expect((await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed")) === "false", "R resets invert");

@@ -171,22 +171,42 @@ export function ImageViewer(props: ImageViewerProps) {
     [view, tool, window],
   );
 
+  // Pointer moves are coalesced to one update per animation frame: windowing a large image per event
+  // would fall behind the pointer.
+  const pendingMove = useRef<{ dx: number; dy: number } | null>(null);
+  const frame = useRef<number | null>(null);
   const onPointerMove = useCallback(
     (event: React.PointerEvent<HTMLCanvasElement>) => {
       const start = dragStart.current;
       if (!start || !drag) return;
-      const dx = event.clientX - start.x;
-      const dy = event.clientY - start.y;
-      if (drag === "pan") setView({ ...start.view, x: start.view.x + dx, y: start.view.y + dy });
-      else onWindowChange(dragToWindow(start.window, dx, dy));
+      pendingMove.current = { dx: event.clientX - start.x, dy: event.clientY - start.y };
+      if (frame.current !== null) return;
+      frame.current = requestAnimationFrame(() => {
+        frame.current = null;
+        const move = pendingMove.current;
+        const origin = dragStart.current;
+        if (!move || !origin) return;
+        if (drag === "pan") setView({ ...origin.view, x: origin.view.x + move.dx, y: origin.view.y + move.dy });
+        else onWindowChange(dragToWindow(origin.window, move.dx, move.dy));
+      });
     },
     [drag, onWindowChange],
   );
 
   const endDrag = useCallback(() => {
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+    frame.current = null;
+    const move = pendingMove.current;
+    const origin = dragStart.current;
+    // The last position counts even if its frame had not come yet.
+    if (move && origin) {
+      if (drag === "pan") setView({ ...origin.view, x: origin.view.x + move.dx, y: origin.view.y + move.dy });
+      else if (drag === "window") onWindowChange(dragToWindow(origin.window, move.dx, move.dy));
+    }
+    pendingMove.current = null;
     dragStart.current = null;
     setDrag(null);
-  }, []);
+  }, [drag, onWindowChange]);
 
   const cursor = drag === "pan" || tool === "pan" ? (drag ? "grabbing" : "grab") : "crosshair";
 
