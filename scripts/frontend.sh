@@ -7,6 +7,7 @@
 #   chromium  install Debian's chromium for the browser tests if /usr/bin/chromium is missing
 #   e2e       chromium + build, then the browser loop under pytest (tests/e2e)
 #   dev       the Vite dev server on :5173, proxying /api to http://127.0.0.1:8000 (make run)
+# Several in one call run in order: scripts/frontend.sh chromium build test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -92,16 +93,21 @@ e2e() {
   .venv/bin/pytest tests/e2e "$@"
 }
 
-case "${1:-}" in
-  install) install ;;
-  build) build ;;
-  test) test_frontend ;;
-  gen-api) gen_api ;;
-  chromium) chromium ;;
-  e2e) shift; e2e "$@" ;;
-  dev) install; cd "$root/frontend" && exec npm run dev ;;
-  *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-    ;;
-esac
+[ $# -gt 0 ] || set -- help
+while [ $# -gt 0 ]; do
+  command=$1
+  shift
+  case "$command" in
+    install) install ;;
+    build) build ;;
+    test) test_frontend ;;
+    gen-api) gen_api ;;
+    chromium) chromium ;;
+    e2e) e2e "$@"; exit ;;
+    dev) install; cd "$root/frontend" && exec npm run dev ;;
+    *)
+      sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+      exit 2
+      ;;
+  esac
+done
