@@ -2,7 +2,7 @@
 # The web app's build and checks. Subcommands:
 #   install   npm ci, only when frontend/package-lock.json changed (a stamp keyed on its hash)
 #   build     type-check and build frontend/dist, skipped when the sources are unchanged
-#   test      the client is fresh (check:api), tsc --noEmit, vitest run
+#   test      the client is fresh (check:api), tsc --noEmit, eslint, vitest run
 #   gen-api   dump the backend's OpenAPI schema into frontend/openapi.json and regenerate the types
 #   chromium  install Debian's chromium for the browser tests if /usr/bin/chromium is missing
 #   e2e       chromium + build, then the browser loop under pytest (tests/e2e)
@@ -58,6 +58,8 @@ test_frontend() {
   (cd frontend && npm run --silent check:api)
   echo "==> web app: tsc"
   (cd frontend && npx --no-install tsc --noEmit)
+  echo "==> web app: eslint"
+  (cd frontend && npx --no-install eslint .)
   echo "==> web app: vitest"
   (cd frontend && npx --no-install vitest run)
 }

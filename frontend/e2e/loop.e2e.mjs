@@ -9,7 +9,8 @@
 // Optional: IMAGE_PATH_2 and DICOM_PATH (more cases: reading flows from one to the next),
 // MISMATCH_PATH + MISMATCH_CODE (a file the API refuses, e.g. a CT for the chest X-ray task),
 // WORKER=1 (a worker runs: wait for the training job to finish and show its outcome).
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,6 +69,28 @@ page.on("console", (message) => {
 });
 page.on("pageerror", (error) => consoleErrors.push(String(error)));
 
+// axe-core (the accessibility engine of browser dev tools) on each screen: WCAG 2.x A and AA rules,
+// contrast included. Serious and critical findings fail the run.
+// Evaluated through the DevTools protocol: the app's Content-Security-Policy (script-src 'self') rightly
+// refuses an injected <script>.
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+async function accessible(screen) {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations.map((v) => ({
+      impact: v.impact,
+      text: `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`,
+    }));
+  });
+  const blocking = violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.text);
+  expect(blocking.length === 0, `accessibility of ${screen}:\n  ${blocking.join("\n  ")}`);
+  for (const minor of violations.filter((v) => !blocking.includes(v.text))) log(`accessibility note: ${minor.text}`);
+  log(`accessibility: ${screen} has no serious or critical WCAG A/AA violations`);
+}
+
 async function shot(name) {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.screenshot({ path });
@@ -113,6 +136,7 @@ try {
   const loginError = await page.locator(".form-error").innerText();
   expect(/invalid_credentials/.test(loginError), `a wrong password shows invalid_credentials (got "${loginError}")`);
   await shot("01-sign-in-error");
+  await accessible("sign-in");
 
   await signIn(CLINICIAN, "clinician");
   expect((await page.getByRole("link", { name: "Models", exact: true }).count()) === 0, "a clinician sees no Models screen");
@@ -152,6 +176,7 @@ try {
     log(`refused file: ${refused.replace(/\s+/g, " ")}`);
   }
   await shot("02-upload");
+  await accessible("upload");
 
   step = "worklist before the verdicts";
   await page.getByRole("link", { name: "Worklist", exact: true }).click();
@@ -164,6 +189,7 @@ try {
   const pendingIds = await page.locator("[data-testid=worklist] tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.predictionId));
   log(`worklist: ${pendingIds.length} pending (${pendingIds.join(", ")})`);
   await shot("03-worklist-pending");
+  await accessible("worklist");
 
   step = "case view";
   const firstId = pendingIds[0];
@@ -206,11 +232,13 @@ try {
   await page.waitForSelector("[data-testid=viewer-canvas][data-heatmap=shown]", { timeout: 120_000 });
   await page.waitForTimeout(300);
   await shot("04-case-heatmap");
+  await accessible("case view");
 
   step = "shortcut help";
   await page.keyboard.press("?");
   await page.getByRole("heading", { name: "Keyboard shortcuts" }).waitFor();
   await shot("05-shortcuts");
+  await accessible("shortcut help");
   await page.keyboard.press("Escape");
   await page.getByRole("heading", { name: "Keyboard shortcuts" }).waitFor({ state: "detached" });
 
@@ -274,6 +302,7 @@ try {
   await page.getByRole("button", { name: "Start training…" }).click();
   await page.getByRole("dialog").getByText("AUC").first().waitFor();
   await shot("09-train-confirm");
+  await accessible("training confirmation");
   await page.getByRole("dialog").getByRole("button", { name: "Start training" }).click();
   await page.getByRole("dialog").waitFor({ state: "detached" });
   await page.waitForSelector("[data-testid=training-jobs] li[data-job-status]");
@@ -281,6 +310,7 @@ try {
   log(`training job: ${job.replace(/\s+/g, " ").slice(0, 200)}`);
   expect(/queued|running|failed|succeeded/.test(job), "the new job is listed");
   await shot("10-models");
+  await accessible("models");
   if (WORKER) {
     step = "the worker takes the job (the screen polls)";
     await page.waitForSelector(
@@ -293,6 +323,12 @@ try {
     expect(/Not enough verified training cases|held back|promoted/.test(outcome), "the job's outcome and its reason are shown");
     await shot("11-models-job-done");
   }
+
+  step = "an ended session returns to sign-in";
+  await context.clearCookies();
+  await page.getByRole("link", { name: "Worklist", exact: true }).click();
+  await page.getByLabel("Username").waitFor();
+  await shot("12-session-ended");
 
   expect(consoleErrors.length === 0, `no errors in the browser console: ${consoleErrors.join(" | ")}`);
   log("all steps passed");

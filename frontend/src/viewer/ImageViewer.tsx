@@ -114,10 +114,14 @@ export function ImageViewer(props: ImageViewerProps) {
     setView(fitView(image.image.naturalWidth, image.image.naturalHeight, size.width, size.height));
   }, [image, size.width, size.height, resetKey]);
 
+  // A new zoomRequest object is a new request (the +/- keys); the size is read, not watched.
+  const sizeRef = useRef(size);
+  sizeRef.current = size;
   useEffect(() => {
-    if (!zoomRequest || !size.width) return;
-    setView((current) => (current ? zoomAt(current, zoomRequest.factor, size.width / 2, size.height / 2) : current));
-  }, [zoomRequest?.seq]);
+    const { width, height } = sizeRef.current;
+    if (!zoomRequest || zoomRequest.seq === 0 || !width) return;
+    setView((current) => (current ? zoomAt(current, zoomRequest.factor, width / 2, height / 2) : current));
+  }, [zoomRequest]);
 
   // Draw.
   useEffect(() => {
