@@ -233,6 +233,17 @@ try {
   await page.waitForTimeout(300);
   await shot("04-case-heatmap");
   await accessible("case view");
+  // The evidence for another label.
+  const heatmapFor = page.getByLabel("Heatmap of the evidence for");
+  const heatmapLabels = await heatmapFor.locator("option").evaluateAll((options) => options.map((o) => o.value));
+  const alternative = heatmapLabels.find((label) => label !== predicted);
+  const alternativeHeatmap = page.waitForResponse(
+    (r) => r.url().includes(`/heatmap?label=${alternative}`) && r.status() === 200,
+    { timeout: 120_000 },
+  );
+  await heatmapFor.selectOption(alternative);
+  await alternativeHeatmap;
+  await heatmapFor.selectOption(predicted);
 
   step = "shortcut help";
   await page.keyboard.press("?");

@@ -56,13 +56,22 @@ function usePrefetchCase(id: string | null) {
       })
       .then(() => {
         const next = queryClient.getQueryData<Prediction>(keys.prediction(id));
-        if (next) new Image().src = renderUrl(next.image_id);
+        if (!next) return;
+        new Image().src = renderUrl(next.image_id);
+        // The heatmap is computed on first request: ask for it now if the reader keeps it on.
+        if (localStorage.getItem("imaging-ai.heatmap") === "true") new Image().src = heatmapUrl(next.id, null);
       });
   }, [id, queryClient]);
 }
 
 export function renderUrl(imageId: string): string {
   return `/api/v1/images/${imageId}/render?size=2048`;
+}
+
+/** The Grad-CAM overlay; for the predicted label unless another is named. */
+export function heatmapUrl(predictionId: string, label: string | null): string {
+  const base = `/api/v1/predictions/${predictionId}/heatmap`;
+  return label ? `${base}?label=${encodeURIComponent(label)}` : base;
 }
 
 export function CaseView() {
@@ -143,7 +152,7 @@ export function CaseView() {
         </button>
       </nav>
       <div className="case-body">
-        <CaseViewer key={prediction.data.id} prediction={prediction.data} shortcutsEnabled={!helpOpen} />
+        <CaseViewer key={prediction.data.id} prediction={prediction.data} labels={labels} shortcutsEnabled={!helpOpen} />
         <aside className="case-side" aria-label="Case details">
           <AiAnswer prediction={prediction.data} labels={labels} />
           <VerdictPanel
@@ -175,7 +184,9 @@ export function CaseView() {
   );
 }
 
-function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; shortcutsEnabled: boolean }) {
+function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Prediction; labels: string[]; shortcutsEnabled: boolean }) {
+  // Whose evidence the heatmap shows: the AI's label by default, or another label's.
+  const [heatmapLabel, setHeatmapLabel] = useState(prediction.predicted_label);
   const [window, setWindow] = useState<Window>(DEFAULT_WINDOW);
   const [invert, setInvert] = useState(false);
   const [showHeatmap, setShowHeatmap] = useState(() => localStorage.getItem("imaging-ai.heatmap") === "true");
@@ -184,7 +195,7 @@ function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; 
   const [resetKey, setResetKey] = useState(0);
   const [zoom, setZoom] = useState<{ factor: number; seq: number }>({ factor: 1, seq: 0 });
   const image = useImageRecord(prediction.image_id);
-  const ids = { preset: useId(), opacity: useId() };
+  const ids = { preset: useId(), opacity: useId(), heatmapLabel: useId() };
 
   useEffect(() => localStorage.setItem("imaging-ai.heatmap", String(showHeatmap)), [showHeatmap]);
   useEffect(() => localStorage.setItem("imaging-ai.opacity", String(opacity)), [opacity]);
@@ -259,12 +270,30 @@ function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; 
         <span className="wl-readout small mono" aria-live="off">
           W {Math.round(window.width)} / L {Math.round(window.center)}
         </span>
+        <span className="gap" aria-hidden="true" />
         <button type="button" className="button small" aria-pressed={invert} onClick={() => setInvert((v) => !v)}>
           Invert <kbd>I</kbd>
         </button>
         <button type="button" className="button small" aria-pressed={showHeatmap} onClick={() => setShowHeatmap((v) => !v)} data-testid="heatmap-toggle">
           Heatmap <kbd>H</kbd>
         </button>
+        <label htmlFor={ids.heatmapLabel} className="visually-hidden">
+          Heatmap of the evidence for
+        </label>
+        <select
+          id={ids.heatmapLabel}
+          className="small"
+          value={heatmapLabel}
+          onChange={(e) => setHeatmapLabel(e.target.value)}
+          disabled={!showHeatmap}
+        >
+          {labels.map((label) => (
+            <option key={label} value={label}>
+              for {label}
+              {label === prediction.predicted_label ? " (AI)" : ""}
+            </option>
+          ))}
+        </select>
         <label htmlFor={ids.opacity} className="small">
           Opacity
         </label>
@@ -284,7 +313,7 @@ function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; 
       </div>
       <ImageViewer
         imageUrl={renderUrl(prediction.image_id)}
-        heatmapUrl={`/api/v1/predictions/${prediction.id}/heatmap`}
+        heatmapUrl={heatmapUrl(prediction.id, heatmapLabel === prediction.predicted_label ? null : heatmapLabel)}
         showHeatmap={showHeatmap}
         heatmapOpacity={opacity}
         invert={invert}
@@ -302,7 +331,9 @@ function CaseViewer({ prediction, shortcutsEnabled }: { prediction: Prediction; 
             {" "}
             · {info.cols}×{info.rows} {info.format.toUpperCase()}
             {info.modality ? ` ${info.modality}` : ""}
-            {showHeatmap ? " · heatmap: Grad-CAM for the AI label" : ""}
+            {showHeatmap
+              ? ` · heatmap: Grad-CAM evidence for ${heatmapLabel}${heatmapLabel === prediction.predicted_label ? " (the AI's label)" : ""}`
+              : ""}
           </>
         )}
       </p>
