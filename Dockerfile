@@ -1,4 +1,13 @@
 # The API image. Same install, same CLI and same settings as the README's run command.
+
+# The web app, built once; only its static files go into the API image.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,7 +27,8 @@ RUN pip install -e .
 
 COPY migrations ./migrations
 COPY model_store ./model_store
-COPY frontend ./frontend
+COPY frontend/placeholder ./frontend/placeholder
+COPY --from=web /web/dist ./frontend/dist
 
 RUN useradd --system --uid 10001 imaging && mkdir -p /data && chown imaging /data
 USER imaging

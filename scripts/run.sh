@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+if command -v node >/dev/null 2>&1; then
+  scripts/frontend.sh build   # first run: npm ci + vite build; later: skipped unless the sources changed
+else
+  echo "==> Node.js 20.19+ not found: serving the web app's placeholder page" >&2
+fi
 export IMAGING_AI_DATA_DIR="${IMAGING_AI_DATA_DIR:-$PWD/var}"
 # Local http://127.0.0.1 has no TLS, so the session cookie cannot be `Secure` here; any deployment
 # reached over a network keeps the default (true) behind HTTPS.

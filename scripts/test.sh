@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
+# The web app: Chromium for its browser test, npm deps, the build tests/e2e serves, and its own checks.
+echo "==> web app (chromium, npm ci, build, check:api, tsc, eslint, vitest)"
+scripts/frontend.sh chromium build test
+
 # PostgreSQL is part of the suite, not optional: start the local cluster if it is installed but down.
 export IMAGING_AI_TEST_POSTGRES_URL="${IMAGING_AI_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 if ! .venv/bin/python - <<'PY' 2>/dev/null; then
@@ -21,5 +25,5 @@ echo "==> ruff"
 .venv/bin/ruff check backend tests bench migrations
 echo "==> mypy"
 .venv/bin/mypy
-echo "==> pytest (SQLite and PostgreSQL)"
+echo "==> pytest (SQLite and PostgreSQL; tests/e2e drives the web app in Chromium)"
 .venv/bin/pytest "$@"
