@@ -25,6 +25,8 @@ EXPECTED_TABLES = {
     "api_keys",
     "auth_sessions",
     "login_attempts",
+    "autonomy_policies",
+    "alerts",
 }
 
 

@@ -89,6 +89,22 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an idle worker looks for jobs."
     )
+    autonomy_target: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Agreement a level of autonomy must prove (95% lower bound) and keep (upper bound).",
+    )
+    autonomy_min_verdicts: int = Field(
+        default=200, ge=1, description="Fewest verdicts on the active version before autonomy is recommended."
+    )
+    audit_fraction: float = Field(
+        default=0.10, ge=0, le=1, description="Share of automatically finalised answers still sent to review."
+    )
+    drift_threshold: float = Field(
+        default=0.25, gt=0, description="Population stability index above which a site's input has drifted."
+    )
+    drift_window: int = Field(default=50, ge=5, description="Latest images of a site compared for drift.")
     cookie_secure: bool = Field(
         default=True,
         description="Mark the session cookies `Secure` (sent over HTTPS only). `make run` sets false for "

@@ -57,6 +57,13 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/api-keys"): "admin",
     ("POST", "/api/v1/api-keys/{key_id}/revoke"): "admin",
     ("GET", "/api/v1/audit"): "admin",
+    ("GET", "/api/v1/worklist"): "read",
+    ("GET", "/api/v1/tasks/{task}/autonomy"): "read",
+    ("PUT", "/api/v1/tasks/{task}/autonomy"): "admin",
+    ("GET", "/api/v1/alerts"): "read",
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "review",
+    ("GET", "/api/v1/tasks/{task}/metrics"): "read",
+    ("GET", "/metrics"): PUBLIC,
 }
 
 # What each identity may do; the matrix test derives every expected answer from this.

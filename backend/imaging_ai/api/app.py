@@ -21,7 +21,20 @@ from imaging_ai.api.middleware import (
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
-from imaging_ai.api.routes import audit, auth, feedback, health, images, models, predictions, training, users
+from imaging_ai.api.routes import (
+    audit,
+    auth,
+    autonomy,
+    feedback,
+    health,
+    images,
+    models,
+    monitoring,
+    predictions,
+    training,
+    users,
+    worklist,
+)
 from imaging_ai.api.security import enforce_route_policies
 from imaging_ai.api.state import AppState
 from imaging_ai.persistence import migrations
@@ -56,6 +69,18 @@ TAGS = [
     },
     {"name": "users", "description": "Administrators manage people, roles, service accounts and API keys."},
     {"name": "audit", "description": "Who did what, when and from where (administrators)."},
+    {
+        "name": "worklist",
+        "description": "What to read next: waiting cases, most informative and riskiest first.",
+    },
+    {
+        "name": "autonomy",
+        "description": "Earned autonomy per task and site: levels, evidence, recommendations, alerts.",
+    },
+    {
+        "name": "monitoring",
+        "description": "Performance over time per site and version; Prometheus `/metrics`.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -98,6 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.users_router)
     app.include_router(users.keys_router)
     app.include_router(audit.router)
+    app.include_router(worklist.router)
+    app.include_router(autonomy.router)
+    app.include_router(monitoring.router)
     enforce_route_policies(app)
 
     # Added last = outermost: request ids and the access log cover every answer, the 413s included.

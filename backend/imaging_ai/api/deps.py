@@ -10,16 +10,21 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from imaging_ai.api.state import AppState
+from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.accounts import AccountService
 from imaging_ai.services.audit_log import AuditLog
 from imaging_ai.services.authentication import Authenticator, LoginPolicy, SignInService
+from imaging_ai.services.autonomy import AutonomyPolicyDefaults, AutonomyService
+from imaging_ai.services.drift import DriftMonitor, DriftPolicy
 from imaging_ai.services.feedback import FeedbackService
 from imaging_ai.services.ingestion import IngestionService
 from imaging_ai.services.model_catalog import ModelCatalog
+from imaging_ai.services.monitoring import Monitoring
 from imaging_ai.services.prediction import PredictionService
 from imaging_ai.services.promotion import PromotionService
 from imaging_ai.services.training_jobs import TrainingJobService
+from imaging_ai.services.worklist import Worklist
 from imaging_ai.settings import Settings
 
 
@@ -65,10 +70,42 @@ def get_ingestion_service(state: StateDep, session: SessionDep) -> IngestionServ
 IngestionServiceDep = Annotated[IngestionService, Depends(get_ingestion_service)]
 
 
+def get_autonomy_service(state: StateDep, session: SessionDep) -> AutonomyService:
+    settings = state.settings
+    drift = DriftMonitor(
+        session,
+        state.drift_references,
+        DriftPolicy(threshold=settings.drift_threshold, window=settings.drift_window),
+    )
+    defaults = AutonomyPolicyDefaults(
+        target=settings.autonomy_target,
+        min_verdicts=settings.autonomy_min_verdicts,
+        audit_fraction=settings.audit_fraction,
+    )
+    return AutonomyService(session, drift, defaults)
+
+
+AutonomyServiceDep = Annotated[AutonomyService, Depends(get_autonomy_service)]
+
+
+def get_worklist(session: SessionDep) -> Worklist:
+    return Worklist(session)
+
+
+WorklistDep = Annotated[Worklist, Depends(get_worklist)]
+
+
+def get_monitoring(autonomy: AutonomyServiceDep) -> Monitoring:
+    return Monitoring(autonomy.session, autonomy.drift)
+
+
+MonitoringDep = Annotated[Monitoring, Depends(get_monitoring)]
+
+
 def get_prediction_service(
-    state: StateDep, session: SessionDep, ingestion: IngestionServiceDep
+    state: StateDep, session: SessionDep, ingestion: IngestionServiceDep, autonomy: AutonomyServiceDep
 ) -> PredictionService:
-    return PredictionService(session, state.runtime, ingestion, state.settings.heatmaps_dir)
+    return PredictionService(session, state.runtime, ingestion, state.settings.heatmaps_dir, autonomy)
 
 
 PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
@@ -88,8 +125,14 @@ def get_training_job_service(state: StateDep, session: SessionDep) -> TrainingJo
 TrainingJobServiceDep = Annotated[TrainingJobService, Depends(get_training_job_service)]
 
 
-def get_feedback_service(session: SessionDep, jobs: TrainingJobServiceDep) -> FeedbackService:
-    return FeedbackService(session, on_verdict=jobs.maybe_start_automatically)
+def get_feedback_service(
+    session: SessionDep, jobs: TrainingJobServiceDep, autonomy: AutonomyServiceDep
+) -> FeedbackService:
+    def after_verdict(prediction: Prediction) -> None:
+        autonomy.check_after_verdict(prediction.task, prediction.site)
+        jobs.maybe_start_automatically(prediction.task)
+
+    return FeedbackService(session, on_verdict=after_verdict)
 
 
 FeedbackServiceDep = Annotated[FeedbackService, Depends(get_feedback_service)]

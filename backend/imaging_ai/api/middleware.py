@@ -10,6 +10,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imaging_ai.api.errors import PayloadTooLargeError, error_response
+from imaging_ai.api.metrics import observe_request
 from imaging_ai.log_config import request_id_var
 
 logger = logging.getLogger("imaging_ai.access")
@@ -44,6 +45,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
             # Path only (ids, no query string): query strings could carry identifiers.
             logger.info(
                 "request",
@@ -51,9 +53,12 @@ class RequestContextMiddleware:
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                 },
             )
+            # The route's template (`/api/v1/predictions/{prediction_id}`), so ids never become labels.
+            route = getattr(scope.get("route"), "path_format", None) or "unmatched"
+            observe_request(str(scope.get("method")), route, status, elapsed)
             request_id_var.reset(token)
 
 

@@ -36,6 +36,10 @@ PROMOTION_DECISIONS = ("promoted", "held_back")
 USER_KINDS = ("person", "service")
 ROLES = ("clinician", "admin")
 API_KEY_SCOPES = ("read", "predict")
+AUTONOMY_LEVELS = ("supervised", "semi_autonomous", "autonomous")
+ALERT_KINDS = ("agreement_dropped", "new_version", "input_drift")
+ANY_SITE = "*"
+"""The site key of a task-wide autonomy policy (a site's own policy overrides it)."""
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -151,9 +155,18 @@ class Prediction(Base):
     external_id: Mapped[str | None] = mapped_column(String(128))
     inference_ms: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    autonomy_level: Mapped[str] = mapped_column(String(16), default="supervised", server_default="supervised")
+    finalized_by: Mapped[str | None] = mapped_column(String(128))
+    """The rule that finalised the answer without a clinician (`rule:...`); null when a clinician must."""
+    finalized_at: Mapped[datetime | None] = mapped_column()
+    audit_sample: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """An automatically finalised answer drawn for review anyway, so that measurement never stops."""
+    input_histogram: Mapped[list[Any] | None] = mapped_column()
+    """Intensity histogram of the image (32 bins), the input-drift statistic."""
 
     __table_args__ = (
         CheckConstraint(_one_of("status", PREDICTION_STATUSES), name="status"),
+        CheckConstraint(_one_of("autonomy_level", AUTONOMY_LEVELS), name="autonomy_level"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
     )
 
@@ -295,3 +308,46 @@ class LoginAttempt(Base):
         Index("ix_login_attempts_username_occurred_at", "username", "occurred_at"),
         Index("ix_login_attempts_client_address_occurred_at", "client_address", "occurred_at"),
     )
+
+
+class AutonomyPolicy(Base):
+    """The level of autonomy of a task, task-wide (site `*`) or for one site, set by an administrator."""
+
+    __tablename__ = "autonomy_policies"
+
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(128), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    confidence_threshold: Mapped[float | None] = mapped_column(Float)
+    audit_fraction: Mapped[float] = mapped_column(Float)
+    model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
+    """The version whose evidence earned the level; a promotion of another one drops it."""
+    changed_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(_one_of("level", AUTONOMY_LEVELS), name="level"),
+        CheckConstraint("audit_fraction >= 0 AND audit_fraction <= 1", name="audit_fraction_range"),
+        CheckConstraint(
+            "level != 'semi_autonomous' OR confidence_threshold IS NOT NULL", name="semi_has_threshold"
+        ),
+    )
+
+
+class Alert(Base):
+    """Something a clinician or administrator must know: an automatic fall-back to supervision."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    task: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),)

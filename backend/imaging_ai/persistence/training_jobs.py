@@ -78,3 +78,9 @@ class TrainingJobRepository:
 
     def running(self) -> Sequence[TrainingJob]:
         return self.session.scalars(select(TrainingJob).where(TrainingJob.status == "running")).all()
+
+    def by_candidate(self, version_id: str) -> TrainingJob | None:
+        """The job that trained a version (None for base versions)."""
+        return self.session.scalars(
+            select(TrainingJob).where(TrainingJob.candidate_version_id == version_id)
+        ).first()

@@ -49,11 +49,11 @@ def label_of_record(prediction: Prediction, latest: Feedback | None) -> str | No
 
 
 class FeedbackService:
-    def __init__(self, session: Session, on_verdict: Callable[[str], object] | None = None) -> None:
+    def __init__(self, session: Session, on_verdict: Callable[[Prediction], object] | None = None) -> None:
         self.session = session
         self.feedback = FeedbackRepository(session)
         self.on_verdict = on_verdict
-        """Called with the task after each verdict (to start training automatically)."""
+        """Called with the prediction after each verdict (training may start, autonomy may fall back)."""
 
     def record(self, prediction_id: uuid.UUID, request: VerdictRequest, *, reviewer: Principal) -> Feedback:
         """Records a verdict under the authenticated reviewer's identity, with an audit event."""
@@ -89,7 +89,7 @@ class FeedbackService:
                 details={"verdict": entry.verdict, "label": entry.label, "sequence": entry.sequence},
             )
             if self.on_verdict is not None:
-                self.on_verdict(prediction.task)
+                self.on_verdict(prediction)
             return entry
         raise DomainError(
             "The prediction is being reviewed concurrently; try again.", code="conflict", status_code=409

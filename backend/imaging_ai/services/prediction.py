@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.imaging import DecodedImage
+from imaging_ai.imaging.intensity import intensity_histogram
 from imaging_ai.ml.heatmap import grad_cam, overlay_png
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.preprocessing import tensor_from_decoded
@@ -20,6 +21,7 @@ from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Image, ModelVersion, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
+from imaging_ai.services.autonomy import AutonomyService
 from imaging_ai.services.ingestion import IngestionService
 from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task, require_label
@@ -52,8 +54,14 @@ class PredictionRequest:
 
 class PredictionService:
     def __init__(
-        self, session: Session, runtime: ModelRuntime, ingestion: IngestionService, heatmap_dir: Path
+        self,
+        session: Session,
+        runtime: ModelRuntime,
+        ingestion: IngestionService,
+        heatmap_dir: Path,
+        autonomy: AutonomyService,
     ) -> None:
+        self.autonomy = autonomy
         self.session = session
         self.runtime = runtime
         self.ingestion = ingestion
@@ -101,8 +109,11 @@ class PredictionService:
             accession_number=request.accession_number,
             external_id=request.external_id,
             inference_ms=round(inference_ms, 2),
+            input_histogram=intensity_histogram(decoded.display),
         )
-        return self.predictions.add(prediction)
+        self.predictions.add(prediction)
+        self.autonomy.finalise(prediction)
+        return prediction
 
     def get(self, prediction_id: uuid.UUID) -> Prediction:
         prediction = self.predictions.get(prediction_id)

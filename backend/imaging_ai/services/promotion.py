@@ -20,6 +20,7 @@ from imaging_ai.errors import DomainError
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.services.autonomy import fall_back_on_promotion
 from imaging_ai.services.identity import Actor
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
 
@@ -144,6 +145,7 @@ class PromotionService:
         version.status = "active"
         version.activated_at = datetime.now(UTC)
         self.session.flush()
+        fall_back_on_promotion(self.session, version.task, version.id)
         record_audit_event(
             self.session,
             actor=actor.username,

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
+from imaging_ai.api.metrics import observe_prediction
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic, PredictionStatus
@@ -63,9 +64,12 @@ def create_prediction(
     )
     if file is not None:
         upload = ingestion.ingest(file.file.read(), filename=file.filename, site=site, patient_id=patient_id)
-        return PredictionPublic.from_record(predictions.predict(upload.image, request, upload.decoded))
-    assert image_id is not None
-    return PredictionPublic.from_record(predictions.predict(ingestion.get(image_id), request))
+        prediction = predictions.predict(upload.image, request, upload.decoded)
+    else:
+        assert image_id is not None
+        prediction = predictions.predict(ingestion.get(image_id), request)
+    observe_prediction(prediction.task, prediction.autonomy_level, final=prediction.status == "final")
+    return PredictionPublic.from_record(prediction)
 
 
 @router.get(

@@ -34,6 +34,9 @@ class PredictionPublic(BaseModel):
                     "external_id": None,
                     "inference_ms": 31.4,
                     "created_at": "2026-11-27T09:30:01Z",
+                    "autonomy_level": "supervised",
+                    "finalized_by": None,
+                    "audit_sample": False,
                 }
             ]
         }
@@ -58,6 +61,14 @@ class PredictionPublic(BaseModel):
         "image is read back from storage)."
     )
     created_at: datetime
+    autonomy_level: Literal["supervised", "semi_autonomous", "autonomous"] = Field(
+        description="The task's level at the prediction's site when it was made."
+    )
+    finalized_by: str | None = Field(
+        description="The rule that made the answer final without a clinician (`rule:...`); null when a "
+        "clinician's verdict is needed (or was given)."
+    )
+    audit_sample: bool = Field(description="Finalised automatically, but drawn for review anyway.")
 
     @classmethod
     def from_record(cls, prediction: Prediction) -> PredictionPublic:
@@ -76,6 +87,9 @@ class PredictionPublic(BaseModel):
             external_id=prediction.external_id,
             inference_ms=prediction.inference_ms,
             created_at=prediction.created_at,
+            autonomy_level=prediction.autonomy_level,
+            finalized_by=prediction.finalized_by,
+            audit_sample=prediction.audit_sample,
         )
 
 

@@ -1,0 +1,42 @@
+"""The worklist: what to read next."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from imaging_ai.api.deps import WorklistDep
+from imaging_ai.api.paging import Offset
+from imaging_ai.api.schemas.autonomy import AutonomyLevel, WorklistEntry, WorklistPage
+from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.security import requires
+from imaging_ai.services.identity import Permission
+
+router = APIRouter(prefix="/api/v1/worklist", tags=["worklist"])
+
+
+@router.get(
+    "",
+    summary="The worklist",
+    description=(
+        "Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by "
+        "priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, "
+        "half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); "
+        "ties: oldest first."
+    ),
+    dependencies=[requires(Permission.READ)],
+    responses=error_responses(404, 422),
+)
+def get_worklist(
+    worklist: WorklistDep,
+    task: str | None = None,
+    site: Annotated[str | None, Query(max_length=128)] = None,
+    level: AutonomyLevel | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Offset = 0,
+) -> WorklistPage:
+    items, total = worklist.page(task=task, site=site, level=level, limit=limit, offset=offset)
+    return WorklistPage(
+        items=[WorklistEntry.of(item) for item in items], total=total, limit=limit, offset=offset
+    )

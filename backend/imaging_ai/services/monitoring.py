@@ -1,0 +1,100 @@
+"""Performance over time, per site and per version: volume, agreement, sensitivity, specificity,
+calibration and input drift, per day or per N predictions, each rate with its Wilson interval."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from imaging_ai.persistence.models import Prediction
+from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
+from imaging_ai.services.drift import DriftMonitor
+from imaging_ai.services.evidence import Evidence, gather
+from imaging_ai.services.statistics import mean_histogram, population_stability_index
+from imaging_ai.services.tasks import get_task
+
+Bucketing = Literal["day", "cases"]
+
+
+@dataclass(frozen=True)
+class MetricsPoint:
+    start: datetime
+    end: datetime
+    predictions: int
+    finalised_automatically: int
+    evidence: Evidence
+    drift_psi: float | None
+
+
+@dataclass(frozen=True)
+class MetricsSeries:
+    site: str | None
+    model_version: str
+    points: list[MetricsPoint]
+
+
+class Monitoring:
+    def __init__(self, session: Session, drift: DriftMonitor) -> None:
+        self.session = session
+        self.drift = drift
+
+    def series(
+        self, task: str, *, bucket: Bucketing, cases_per_bucket: int, site: str | None, version: str | None
+    ) -> list[MetricsSeries]:
+        spec = get_task(task)
+        query = (
+            select(Prediction).where(Prediction.task == task).order_by(Prediction.created_at, Prediction.id)
+        )
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        if version is not None:
+            query = query.where(Prediction.model_version_id == version)
+        groups: dict[tuple[str | None, str], list[Prediction]] = defaultdict(list)
+        for prediction in self.session.scalars(query).all():
+            groups[(prediction.site, prediction.model_version_id)].append(prediction)
+        reviewed_by_id: dict[object, ReviewedPrediction] = {
+            case.prediction_id: case
+            for case in reviewed_predictions(self.session, task, site=site, model_version=version)
+        }
+        result = []
+        for (group_site, group_version), predictions in sorted(
+            groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])
+        ):
+            reference, _ = self.drift.reference(task, group_site, group_version)
+            points = []
+            for chunk in _buckets(predictions, bucket, cases_per_bucket):
+                reviewed = [reviewed_by_id[p.id] for p in chunk if p.id in reviewed_by_id]
+                histograms = [list(p.input_histogram) for p in chunk if p.input_histogram]
+                psi = (
+                    population_stability_index(mean_histogram(histograms), reference)
+                    if reference is not None and len(histograms) >= self.drift.policy.min_recent
+                    else None
+                )
+                points.append(
+                    MetricsPoint(
+                        start=chunk[0].created_at,
+                        end=chunk[-1].created_at,
+                        predictions=len(chunk),
+                        finalised_automatically=sum(p.finalized_by is not None for p in chunk),
+                        evidence=gather(
+                            spec, reviewed, target=1.0, min_verdicts=10**9, threshold=None, audited=[]
+                        ),
+                        drift_psi=psi,
+                    )
+                )
+            result.append(MetricsSeries(group_site, group_version, points))
+        return result
+
+
+def _buckets(predictions: list[Prediction], bucket: Bucketing, size: int) -> list[list[Prediction]]:
+    if bucket == "cases":
+        return [predictions[i : i + size] for i in range(0, len(predictions), size)]
+    by_day: dict[str, list[Prediction]] = defaultdict(list)
+    for prediction in predictions:
+        by_day[prediction.created_at.date().isoformat()].append(prediction)
+    return [by_day[day] for day in sorted(by_day)]

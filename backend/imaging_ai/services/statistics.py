@@ -1,0 +1,72 @@
+"""Small, dependency-free statistics for the evidence behind autonomy: proportions with Wilson
+intervals, and the population stability index between two histograms."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Z_95 = 1.959964
+
+
+@dataclass(frozen=True)
+class Proportion:
+    successes: int
+    n: int
+    rate: float | None
+    low: float | None
+    high: float | None
+
+
+def wilson(successes: int, n: int, z: float = Z_95) -> Proportion:
+    """The Wilson score interval: honest at small n and near 0 or 1, where the normal one is not."""
+    if n <= 0:
+        return Proportion(successes, n, None, None, None)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return Proportion(
+        successes, n, round(p, 4), round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
+    )
+
+
+def population_stability_index(
+    recent: Sequence[float], reference: Sequence[float], floor: float = 1e-4
+) -> float:
+    """PSI = sum (r - q) ln(r / q) over bins; 0 for equal distributions. Common reading: < 0.1 stable,
+    0.1-0.25 moderate shift, > 0.25 a major shift."""
+    total = 0.0
+    for r, q in zip(recent, reference, strict=True):
+        r, q = max(r, floor), max(q, floor)
+        total += (r - q) * math.log(r / q)
+    return round(total, 4)
+
+
+def mean_histogram(histograms: Sequence[Sequence[float]]) -> list[float]:
+    if not histograms:
+        return []
+    bins = len(histograms[0])
+    return [sum(h[i] for h in histograms) / len(histograms) for i in range(bins)]
+
+
+def expected_calibration_error(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> float | None:
+    """Gap between confidence and accuracy, weighted over equal-width confidence bins."""
+    if not confidences:
+        return None
+    total = 0.0
+    for index in range(bins):
+        low, high = index / bins, (index + 1) / bins
+        members = [
+            (c, ok)
+            for c, ok in zip(confidences, correct, strict=True)
+            if low < c <= high or (index == 0 and c == 0)
+        ]
+        if members:
+            accuracy = sum(ok for _, ok in members) / len(members)
+            confidence = sum(c for c, _ in members) / len(members)
+            total += len(members) / len(confidences) * abs(accuracy - confidence)
+    return round(total, 4)

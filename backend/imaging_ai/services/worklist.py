@@ -1,0 +1,98 @@
+"""The worklist: cases waiting for a clinician, most informative and riskiest first.
+
+priority = 0.5 x uncertainty + 0.3 x disagreement risk + 0.2 x waiting, each in [0, 1]:
+- uncertainty: the normalised entropy of the calibrated probabilities (what a verdict teaches most);
+- disagreement risk: half the AI's own doubt (1 - confidence, scaled to [0, 1] by the number of labels),
+  half how often clinicians at the case's site disagreed with the active version (Laplace-smoothed);
+- waiting: hours since the prediction, over 24, capped at 1 (nothing waits forever).
+Ties go to the older case. Cases: every `pending_review` prediction, and the automatically finalised
+ones drawn for audit that nobody has reviewed yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from imaging_ai.persistence.model_versions import ModelVersionRepository
+from imaging_ai.persistence.models import Prediction
+from imaging_ai.persistence.reviews import reviewed_predictions
+from imaging_ai.services.tasks import get_task
+
+WEIGHTS = {"uncertainty": 0.5, "disagreement_risk": 0.3, "waiting": 0.2}
+WAITING_HORIZON_HOURS = 24.0
+
+
+@dataclass(frozen=True)
+class WorklistItem:
+    prediction: Prediction
+    priority: float
+    components: dict[str, float]
+    reason: str
+    """`review` (waiting for its verdict) or `audit` (finalised automatically, drawn for audit)."""
+
+
+class Worklist:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def page(
+        self,
+        *,
+        task: str | None,
+        site: str | None,
+        level: str | None,
+        limit: int,
+        offset: int,
+        now: datetime | None = None,
+    ) -> tuple[list[WorklistItem], int]:
+        if task is not None:
+            get_task(task)
+        now = now or datetime.now(UTC)
+        query = select(Prediction).where(
+            or_(
+                Prediction.status == "pending_review",
+                (Prediction.status == "final") & Prediction.audit_sample.is_(True),
+            )
+        )
+        if task is not None:
+            query = query.where(Prediction.task == task)
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        if level is not None:
+            query = query.where(Prediction.autonomy_level == level)
+        candidates = self.session.scalars(query).all()
+        rates = self._site_disagreement(candidates)
+        items = [self._item(p, rates.get((p.task, p.site), 0.5), now) for p in candidates]
+        items.sort(key=lambda item: (-item.priority, item.prediction.created_at, str(item.prediction.id)))
+        return items[offset : offset + limit], len(items)
+
+    def _site_disagreement(self, candidates: Sequence[Prediction]) -> dict[tuple[str, str | None], float]:
+        rates: dict[tuple[str, str | None], float] = {}
+        versions = ModelVersionRepository(self.session)
+        for task in {p.task for p in candidates}:
+            active = versions.active(task)
+            reviewed = reviewed_predictions(self.session, task, model_version=active.id) if active else []
+            for site in {p.site for p in candidates if p.task == task}:
+                at_site = [case for case in reviewed if case.site == site]
+                disagreed = sum(not case.agreed for case in at_site)
+                rates[(task, site)] = (disagreed + 1) / (len(at_site) + 2)
+        return rates
+
+    @staticmethod
+    def _item(prediction: Prediction, site_disagreement: float, now: datetime) -> WorklistItem:
+        labels = len(get_task(prediction.task).labels)
+        doubt = (1 - prediction.confidence) / (1 - 1 / labels) if labels > 1 else 0.0
+        waited = (now - prediction.created_at).total_seconds() / 3600
+        components = {
+            "uncertainty": round(prediction.uncertainty, 4),
+            "disagreement_risk": round(0.5 * min(1.0, max(0.0, doubt)) + 0.5 * site_disagreement, 4),
+            "waiting": round(min(1.0, max(0.0, waited / WAITING_HORIZON_HOURS)), 4),
+        }
+        priority = round(sum(WEIGHTS[name] * value for name, value in components.items()), 4)
+        reason = "audit" if prediction.status == "final" else "review"
+        return WorklistItem(prediction, priority, components, reason)
