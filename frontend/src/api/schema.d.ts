@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alerts
+         * @description Automatic fall-backs to supervision (agreement dropped, new version, input drift), newest first.
+         */
+        get: operations["autonomy-list_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge an alert */
+        post: operations["autonomy-acknowledge_alert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/api-keys": {
         parameters: {
             query?: never;
@@ -383,6 +420,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tasks/{task}/autonomy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Autonomy levels and their evidence
+         * @description For the task as a whole (`*`) and each site: the level in force, the evidence on the active version (verdicts, agreement, sensitivity, specificity, calibration, accuracy above the threshold, audited agreement, each with a Wilson 95% interval), the site's input drift, and the recommended level.
+         */
+        get: operations["autonomy-get_autonomy"];
+        /**
+         * Change an autonomy level
+         * @description An administrator's decision, with a reason (audit log). Lowering is always allowed; raising only as far as the evidence recommends (409 `autonomy_not_earned` otherwise). Levels also fall back to `supervised` by themselves, with an alert.
+         */
+        put: operations["autonomy-change_autonomy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task}/calibration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reliability diagram
+         * @description Mean confidence against clinicians' agreement per confidence bin, on the reviewed cases of the active version (or `version`), at one site or all.
+         */
+        get: operations["monitoring-task_calibration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{task}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Performance over time
+         * @description Per site and per model version, per day or per N predictions: volume, automatic answers, verdicts, agreement, sensitivity and specificity (Wilson 95% intervals), calibration error and input drift (PSI).
+         */
+        get: operations["monitoring-task_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tasks/{task}/models": {
         parameters: {
             query?: never;
@@ -569,6 +670,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/worklist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The worklist
+         * @description Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); ties: oldest first.
+         */
+        get: operations["worklist-get_worklist"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -613,6 +734,38 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertPublic */
+        AlertPublic: {
+            /** Acknowledged At */
+            acknowledged_at: string | null;
+            /** Acknowledged By */
+            acknowledged_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "agreement_dropped" | "new_version" | "input_drift";
+            /** Message */
+            message: string;
+            /** Site */
+            site: string;
+            /** Task */
+            task: string;
+        };
         /**
          * ApiKeyCreate
          * @example {
@@ -766,6 +919,51 @@ export interface components {
              */
             total: number;
         };
+        /**
+         * AutonomyChange
+         * @example {
+         *       "confidence_threshold": 0.97,
+         *       "level": "semi_autonomous",
+         *       "reason": "Evidence reviewed at the quality board, 2026-11-27.",
+         *       "site": "nih"
+         *     }
+         */
+        AutonomyChange: {
+            /** Audit Fraction */
+            audit_fraction?: number | null;
+            /**
+             * Confidence Threshold
+             * @description Semi-autonomy only; default: the one the evidence supports.
+             */
+            confidence_threshold?: number | null;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "supervised" | "semi_autonomous" | "autonomous";
+            /** Reason */
+            reason: string;
+            /**
+             * Site
+             * @description A site, or `*` for the whole task.
+             * @default *
+             */
+            site: string;
+        };
+        /** AutonomyOverview */
+        AutonomyOverview: {
+            /** Min Verdicts */
+            min_verdicts: number;
+            /** Sites */
+            sites: components["schemas"]["SiteAutonomyPublic"][];
+            /**
+             * Target
+             * @description Agreement a level must prove (lower bound) and keep (upper bound).
+             */
+            target: number;
+            /** Task */
+            task: string;
+        };
         /** Body_images-upload_image */
         "Body_images-upload_image": {
             /**
@@ -822,6 +1020,39 @@ export interface components {
              */
             task: string;
         };
+        /** Calibration */
+        Calibration: {
+            /**
+             * Bins
+             * @description Ten equal-width confidence bins.
+             */
+            bins: components["schemas"]["ReliabilityBinPublic"][];
+            /** Model Version */
+            model_version: string | null;
+            /** Site */
+            site: string | null;
+            /** Task */
+            task: string;
+        };
+        /** DriftPublic */
+        DriftPublic: {
+            /** Drifted */
+            drifted: boolean;
+            /** Recent Images */
+            recent_images: number;
+            /**
+             * Reference
+             * @description `site`, `all` (all training data) or `none`.
+             */
+            reference: string;
+            /**
+             * Score
+             * @description Population stability index of recent images vs the training data.
+             */
+            score: number | null;
+            /** Threshold */
+            threshold: number;
+        };
         /** ErrorBody */
         ErrorBody: {
             /**
@@ -852,6 +1083,32 @@ export interface components {
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
+        };
+        /** EvidencePublic */
+        EvidencePublic: {
+            /** @description Agreement at or above the level's threshold. */
+            above_threshold: components["schemas"]["ProportionPublic"] | null;
+            agreement: components["schemas"]["ProportionPublic"];
+            /** @description Agreement on audited automatic answers since the level was set. */
+            audited: components["schemas"]["ProportionPublic"];
+            /**
+             * Calibration Error
+             * @description Expected calibration error (10 bins).
+             */
+            calibration_error: number | null;
+            sensitivity: components["schemas"]["ProportionPublic"] | null;
+            specificity: components["schemas"]["ProportionPublic"] | null;
+            threshold_evidence: components["schemas"]["ProportionPublic"] | null;
+            /**
+             * Threshold Meeting Target
+             * @description Lowest confidence threshold whose agreement's lower bound meets the target.
+             */
+            threshold_meeting_target: number | null;
+            /**
+             * Verdicts
+             * @description Reviewed predictions of the active version (unreadable left out).
+             */
+            verdicts: number;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -986,6 +1243,41 @@ export interface components {
             password: string;
             /** Username */
             username: string;
+        };
+        /** MetricsPointPublic */
+        MetricsPointPublic: {
+            agreement: components["schemas"]["ProportionPublic"];
+            /** Calibration Error */
+            calibration_error: number | null;
+            /** Drift Psi */
+            drift_psi: number | null;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Finalised Automatically */
+            finalised_automatically: number;
+            /** Predictions */
+            predictions: number;
+            sensitivity: components["schemas"]["ProportionPublic"] | null;
+            specificity: components["schemas"]["ProportionPublic"] | null;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Verdicts */
+            verdicts: number;
+        };
+        /** MetricsSeriesPublic */
+        MetricsSeriesPublic: {
+            /** Model Version */
+            model_version: string;
+            /** Points */
+            points: components["schemas"]["MetricsPointPublic"][];
+            /** Site */
+            site: string | null;
         };
         /**
          * ModelChange
@@ -1128,6 +1420,8 @@ export interface components {
          * @description One model answer for one image, from a named model version.
          * @example {
          *       "accession_number": "ACC-2026-0001",
+         *       "audit_sample": false,
+         *       "autonomy_level": "supervised",
          *       "confidence": 0.92,
          *       "created_at": "2026-11-27T09:30:01Z",
          *       "id": "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6",
@@ -1149,6 +1443,17 @@ export interface components {
             /** Accession Number */
             accession_number: string | null;
             /**
+             * Audit Sample
+             * @description Finalised automatically, but drawn for review anyway.
+             */
+            audit_sample: boolean;
+            /**
+             * Autonomy Level
+             * @description The task's level at the prediction's site when it was made.
+             * @enum {string}
+             */
+            autonomy_level: "supervised" | "semi_autonomous" | "autonomous";
+            /**
              * Confidence
              * @description Calibrated probability of the predicted label.
              */
@@ -1160,6 +1465,11 @@ export interface components {
             created_at: string;
             /** External Id */
             external_id: string | null;
+            /**
+             * Finalized By
+             * @description The rule that made the answer final without a clinician (`rule:...`); null when a clinician's verdict is needed (or was given).
+             */
+            finalized_by: string | null;
             /**
              * Id
              * Format: uuid
@@ -1205,6 +1515,25 @@ export interface components {
              */
             uncertainty: number;
         };
+        /** ProportionPublic */
+        ProportionPublic: {
+            /**
+             * High
+             * @description Wilson 95% interval, upper bound.
+             */
+            high: number | null;
+            /**
+             * Low
+             * @description Wilson 95% interval, lower bound.
+             */
+            low: number | null;
+            /** N */
+            n: number;
+            /** Rate */
+            rate: number | null;
+            /** Successes */
+            successes: number;
+        };
         /** Readiness */
         Readiness: {
             /**
@@ -1226,6 +1555,37 @@ export interface components {
             detail?: string | null;
             /** Ok */
             ok: boolean;
+        };
+        /** RecommendationPublic */
+        RecommendationPublic: {
+            /** Confidence Threshold */
+            confidence_threshold: number | null;
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "supervised" | "semi_autonomous" | "autonomous";
+            /** Reason */
+            reason: string;
+        };
+        /** ReliabilityBinPublic */
+        ReliabilityBinPublic: {
+            /**
+             * Accuracy
+             * @description Share of the bin's cases the clinicians agreed with.
+             */
+            accuracy: number | null;
+            /**
+             * Confidence Mean
+             * @description Mean calibrated confidence of the bin's cases.
+             */
+            confidence_mean: number | null;
+            /** High */
+            high: number;
+            /** Low */
+            low: number;
+            /** N */
+            n: number;
         };
         /**
          * SessionPublic
@@ -1253,6 +1613,57 @@ export interface components {
              */
             permissions: string[];
             user: components["schemas"]["UserPublic"];
+        };
+        /** SiteAutonomyPublic */
+        SiteAutonomyPublic: {
+            /** Audit Fraction */
+            audit_fraction: number;
+            /** Changed At */
+            changed_at: string | null;
+            /** Changed By */
+            changed_by: string | null;
+            /** Confidence Threshold */
+            confidence_threshold: number | null;
+            drift: components["schemas"]["DriftPublic"];
+            evidence: components["schemas"]["EvidencePublic"];
+            /**
+             * Level
+             * @enum {string}
+             */
+            level: "supervised" | "semi_autonomous" | "autonomous";
+            /**
+             * Level Source
+             * @description Which policy is in force: the site's, `*` (task-wide) or `default`.
+             */
+            level_source: string;
+            /**
+             * Model Version
+             * @description The active version the evidence is about.
+             */
+            model_version: string | null;
+            /** Reason */
+            reason: string | null;
+            recommendation: components["schemas"]["RecommendationPublic"];
+            /**
+             * Site
+             * @description A site, or `*`: the task-wide level and every site's cases pooled.
+             */
+            site: string;
+        };
+        /** TaskMetrics */
+        TaskMetrics: {
+            /**
+             * Bucket
+             * @enum {string}
+             */
+            bucket: "day" | "cases";
+            /**
+             * Series
+             * @description One series per (site, model version).
+             */
+            series: components["schemas"]["MetricsSeriesPublic"][];
+            /** Task */
+            task: string;
         };
         /** TaskPublic */
         TaskPublic: {
@@ -1605,6 +2016,35 @@ export interface components {
              */
             verdict: "agree" | "disagree" | "unreadable";
         };
+        /** WorklistEntry */
+        WorklistEntry: {
+            /** Components */
+            components: {
+                [key: string]: number;
+            };
+            prediction: components["schemas"]["PredictionPublic"];
+            /**
+             * Priority
+             * @description 0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first.
+             */
+            priority: number;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "review" | "audit";
+        };
+        /** WorklistPage */
+        WorklistPage: {
+            /** Items */
+            items: components["schemas"]["WorklistEntry"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1614,6 +2054,118 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "autonomy-list_alerts": {
+        parameters: {
+            query?: {
+                task?: string | null;
+                /** @description Only the unacknowledged ones. */
+                open_only?: boolean;
+                limit?: number;
+                /** @description Items to skip (paging). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPublic"][];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "autonomy-acknowledge_alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPublic"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "users-list_api_keys": {
         parameters: {
             query?: {
@@ -2905,6 +3457,268 @@ export interface operations {
             };
         };
     };
+    "autonomy-get_autonomy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AutonomyOverview"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "autonomy-change_autonomy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AutonomyChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteAutonomyPublic"];
+                };
+            };
+            /** @description The body could not be parsed (not UTF-8, not JSON, or a broken multipart form). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "monitoring-task_calibration": {
+        parameters: {
+            query?: {
+                site?: string | null;
+                version?: string | null;
+            };
+            header?: never;
+            path: {
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calibration"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "monitoring-task_metrics": {
+        parameters: {
+            query?: {
+                bucket?: "day" | "cases";
+                cases_per_bucket?: number;
+                site?: string | null;
+                version?: string | null;
+            };
+            header?: never;
+            path: {
+                task: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskMetrics"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "tasks-list_task_models": {
         parameters: {
             query?: never;
@@ -3669,6 +4483,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "worklist-get_worklist": {
+        parameters: {
+            query?: {
+                task?: string | null;
+                site?: string | null;
+                level?: ("supervised" | "semi_autonomous" | "autonomous") | null;
+                limit?: number;
+                /** @description Items to skip (paging). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorklistPage"];
                 };
             };
             /** @description Not signed in, or the API key is not valid. */
