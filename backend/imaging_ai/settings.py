@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         default=0.10, ge=0, le=1, description="Share of automatically finalised answers still sent to review."
     )
     drift_threshold: float = Field(
-        default=0.25, gt=0, description="Population stability index above which a site's input has drifted."
+        default=0.15, gt=0, description="Population stability index above which a site's input has drifted."
     )
     drift_window: int = Field(default=50, ge=5, description="Latest images of a site compared for drift.")
     cookie_secure: bool = Field(

@@ -63,6 +63,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/alerts"): "read",
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "review",
     ("GET", "/api/v1/tasks/{task}/metrics"): "read",
+    ("GET", "/api/v1/tasks/{task}/calibration"): "read",
     ("GET", "/metrics"): PUBLIC,
 }
 

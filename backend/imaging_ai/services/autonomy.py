@@ -256,7 +256,12 @@ class AutonomyService:
                     details={"recommended_level": recommended.level},
                 )
         if level == "semi_autonomous":
-            confidence_threshold = confidence_threshold or current.recommendation.confidence_threshold
+            confidence_threshold = (
+                confidence_threshold
+                or current.level.confidence_threshold
+                or current.recommendation.confidence_threshold
+                or current.evidence.threshold_meeting_target
+            )
             floor = current.evidence.threshold_meeting_target
             if confidence_threshold is None or (floor is not None and confidence_threshold < floor):
                 raise AutonomyRefusedError(

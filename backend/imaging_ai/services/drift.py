@@ -35,7 +35,7 @@ MIN_SITE_REFERENCE = 20
 
 @dataclass(frozen=True)
 class DriftPolicy:
-    threshold: float = 0.25
+    threshold: float = 0.15
     window: int = 50
     min_recent: int = 20
 

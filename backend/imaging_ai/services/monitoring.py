@@ -11,11 +11,17 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
 from imaging_ai.services.drift import DriftMonitor
 from imaging_ai.services.evidence import Evidence, gather
-from imaging_ai.services.statistics import mean_histogram, population_stability_index
+from imaging_ai.services.statistics import (
+    ReliabilityBin,
+    mean_histogram,
+    population_stability_index,
+    reliability_bins,
+)
 from imaging_ai.services.tasks import get_task
 
 Bucketing = Literal["day", "cases"]
@@ -89,6 +95,17 @@ class Monitoring:
                 )
             result.append(MetricsSeries(group_site, group_version, points))
         return result
+
+    def active_version(self, task: str) -> str | None:
+        active = ModelVersionRepository(self.session).active(task)
+        return active.id if active else None
+
+    def reliability(self, task: str, *, site: str | None, version: str | None) -> list[ReliabilityBin]:
+        """The reliability diagram of the reviewed cases (the active version's, unless one is named)."""
+        get_task(task)
+        version = version or self.active_version(task)
+        cases = reviewed_predictions(self.session, task, site=site, model_version=version) if version else []
+        return reliability_bins([case.confidence for case in cases], [case.agreed for case in cases])
 
 
 def _buckets(predictions: list[Prediction], bucket: Bucketing, size: int) -> list[list[Prediction]]:

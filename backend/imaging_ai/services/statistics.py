@@ -70,3 +70,37 @@ def expected_calibration_error(
             confidence = sum(c for c, _ in members) / len(members)
             total += len(members) / len(confidences) * abs(accuracy - confidence)
     return round(total, 4)
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    low: float
+    high: float
+    n: int
+    confidence_mean: float | None
+    accuracy: float | None
+
+
+def reliability_bins(
+    confidences: Sequence[float], correct: Sequence[bool], bins: int = 10
+) -> list[ReliabilityBin]:
+    """The reliability diagram: per equal-width confidence bin, mean confidence against accuracy."""
+    result = []
+    for index in range(bins):
+        low, high = index / bins, (index + 1) / bins
+        members = [
+            (c, ok)
+            for c, ok in zip(confidences, correct, strict=True)
+            if low < c <= high or (index == 0 and c == 0)
+        ]
+        n = len(members)
+        result.append(
+            ReliabilityBin(
+                round(low, 4),
+                round(high, 4),
+                n,
+                round(sum(c for c, _ in members) / n, 4) if n else None,
+                round(sum(ok for _, ok in members) / n, 4) if n else None,
+            )
+        )
+    return result

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Response
 
 from imaging_ai.api.deps import MonitoringDep, StateDep
 from imaging_ai.api.metrics import render_metrics
-from imaging_ai.api.schemas.autonomy import MetricsSeriesPublic, TaskMetrics
+from imaging_ai.api.schemas.autonomy import (
+    Calibration,
+    MetricsSeriesPublic,
+    ReliabilityBinPublic,
+    TaskMetrics,
+)
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.security import PUBLIC, requires
 from imaging_ai.services.identity import Permission
@@ -39,6 +44,29 @@ def task_metrics(
         task, bucket=bucket, cases_per_bucket=cases_per_bucket, site=site, version=version
     )
     return TaskMetrics(task=task, bucket=bucket, series=[MetricsSeriesPublic.of(s) for s in series])
+
+
+@router.get(
+    "/api/v1/tasks/{task}/calibration",
+    summary="Reliability diagram",
+    description="Mean confidence against clinicians' agreement per confidence bin, on the reviewed cases of "
+    "the active version (or `version`), at one site or all.",
+    dependencies=[requires(Permission.READ)],
+    responses=error_responses(404, 422),
+)
+def task_calibration(
+    task: str,
+    monitoring: MonitoringDep,
+    site: Annotated[str | None, Query(max_length=128)] = None,
+    version: Annotated[str | None, Query(max_length=128)] = None,
+) -> Calibration:
+    bins = monitoring.reliability(task, site=site, version=version)
+    return Calibration(
+        task=task,
+        model_version=version or monitoring.active_version(task),
+        site=site,
+        bins=[ReliabilityBinPublic(**b.__dict__) for b in bins],
+    )
 
 
 @router.get(

@@ -254,6 +254,21 @@ class MetricsSeriesPublic(BaseModel):
         )
 
 
+class ReliabilityBinPublic(BaseModel):
+    low: float
+    high: float
+    n: int
+    confidence_mean: float | None = Field(description="Mean calibrated confidence of the bin's cases.")
+    accuracy: float | None = Field(description="Share of the bin's cases the clinicians agreed with.")
+
+
+class Calibration(BaseModel):
+    task: str
+    model_version: str | None
+    site: str | None
+    bins: list[ReliabilityBinPublic] = Field(description="Ten equal-width confidence bins.")
+
+
 class TaskMetrics(BaseModel):
     task: str
     bucket: Literal["day", "cases"]
