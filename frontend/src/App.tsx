@@ -41,6 +41,8 @@ const router = createHashRouter([
   { path: "/login", element: <SignIn /> },
   {
     element: <RequireUser />,
+    // Shown while a lazily loaded screen's code arrives on a first visit straight to its address.
+    hydrateFallbackElement: <Loading what="the screen" />,
     children: [
       {
         element: <Layout />,
@@ -49,6 +51,8 @@ const router = createHashRouter([
           { path: "worklist", element: <Worklist /> },
           { path: "upload", element: <Upload /> },
           { path: "cases/:predictionId", element: <CaseView /> },
+          // The Trust screen and its charting library load on first visit, not with the app.
+          { path: "trust", lazy: async () => ({ Component: (await import("./pages/Trust")).Trust }) },
           { element: <RequireAdmin />, children: [{ path: "models", element: <Models /> }] },
           { path: "*", element: <NotFound /> },
         ],

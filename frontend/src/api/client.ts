@@ -13,6 +13,17 @@ export type VerdictCreate = Schemas["VerdictCreate"];
 export type ModelVersion = Schemas["ModelVersionPublic"];
 export type ModelVersionDetail = Schemas["ModelVersionDetail"];
 export type TrainingJob = Schemas["TrainingJobPublic"];
+export type WorklistEntry = Schemas["WorklistEntry"];
+export type WorklistPage = Schemas["WorklistPage"];
+export type AutonomyLevel = Prediction["autonomy_level"];
+export type AutonomyOverview = Schemas["AutonomyOverview"];
+export type SiteAutonomy = Schemas["SiteAutonomyPublic"];
+export type AutonomyChange = Schemas["AutonomyChange"];
+export type Proportion = Schemas["ProportionPublic"];
+export type Alert = Schemas["AlertPublic"];
+export type TaskMetrics = Schemas["TaskMetrics"];
+export type MetricsSeries = Schemas["MetricsSeriesPublic"];
+export type Calibration = Schemas["Calibration"];
 
 /** A failed request, with the envelope's stable `code` (or a transport code: `network_error`). */
 export class ApiError extends Error {

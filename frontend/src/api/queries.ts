@@ -1,8 +1,17 @@
 // TanStack Query hooks over the typed client: one place for query keys and cache invalidation.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import {
+  ApiError,
   api,
   unwrap,
+  type Alert,
+  type AutonomyChange,
+  type AutonomyLevel,
+  type AutonomyOverview,
+  type Calibration,
+  type SiteAutonomy,
+  type TaskMetrics,
+  type WorklistEntry,
   type ModelVersion,
   type Schemas,
   type ModelVersionDetail,
@@ -18,6 +27,8 @@ export interface WorklistFilters {
   task?: string;
   site?: string;
   status?: PredictionStatus;
+  /** Only for the cases waiting for a clinician (the worklist proper). */
+  level?: AutonomyLevel;
   limit?: number;
   offset?: number;
 }
@@ -25,6 +36,11 @@ export interface WorklistFilters {
 export const keys = {
   tasks: ["tasks"] as const,
   predictions: (filters: WorklistFilters) => ["predictions", "list", filters] as const,
+  worklist: (filters: WorklistFilters) => ["worklist", filters] as const,
+  autonomy: (task: string) => ["autonomy", task] as const,
+  metrics: (task: string, cases: number) => ["metrics", task, cases] as const,
+  calibration: (task: string, site: string | null) => ["calibration", task, site] as const,
+  alerts: ["alerts", "open"] as const,
   prediction: (id: string) => ["predictions", "one", id] as const,
   verdicts: (id: string) => ["predictions", "verdicts", id] as const,
   image: (id: string) => ["images", id] as const,
@@ -58,6 +74,66 @@ export function usePredictions(filters: WorklistFilters) {
           },
         }),
       ),
+    placeholderData: keepPreviousData,
+    refetchInterval: 30_000,
+  });
+}
+
+/** One row of the reading queue: the worklist's entry (priority, its parts, why it is there), or a bare
+ * prediction when browsing reviewed or final cases (newest first, no priority). */
+export interface QueueRow {
+  prediction: Prediction;
+  priority: number | null;
+  components: WorklistEntry["components"] | null;
+  reason: WorklistEntry["reason"] | null;
+}
+
+export interface Queue {
+  rows: QueueRow[];
+  total: number;
+}
+
+/** Cases waiting for a clinician come from `GET /worklist`, in its priority order; the other statuses
+ * from `GET /predictions` (newest first). */
+export function useQueue(filters: WorklistFilters) {
+  const waiting = filters.status === "pending_review";
+  return useQuery<Queue>({
+    queryKey: waiting ? keys.worklist(filters) : keys.predictions(filters),
+    queryFn: async () => {
+      if (waiting) {
+        const page = await unwrap(
+          api.GET("/api/v1/worklist", {
+            params: {
+              query: {
+                task: filters.task || undefined,
+                site: filters.site || undefined,
+                level: filters.level,
+                limit: filters.limit ?? 50,
+                offset: filters.offset ?? 0,
+              },
+            },
+          }),
+        );
+        return { rows: page.items, total: page.total };
+      }
+      const page = await unwrap(
+        api.GET("/api/v1/predictions", {
+          params: {
+            query: {
+              task: filters.task || undefined,
+              site: filters.site || undefined,
+              status: filters.status,
+              limit: filters.limit ?? 50,
+              offset: filters.offset ?? 0,
+            },
+          },
+        }),
+      );
+      return {
+        rows: page.items.map((prediction) => ({ prediction, priority: null, components: null, reason: null })),
+        total: page.total,
+      };
+    },
     placeholderData: keepPreviousData,
     refetchInterval: 30_000,
   });
@@ -101,6 +177,12 @@ export function useGiveVerdict(predictionId: string) {
       void queryClient.invalidateQueries({ queryKey: keys.verdicts(predictionId) });
       void queryClient.invalidateQueries({ queryKey: keys.prediction(predictionId) });
       void queryClient.invalidateQueries({ queryKey: ["predictions", "list"] });
+      void queryClient.invalidateQueries({ queryKey: ["worklist"] });
+      // A verdict is evidence: levels, recommendations, alerts and charts may change.
+      void queryClient.invalidateQueries({ queryKey: ["autonomy"] });
+      void queryClient.invalidateQueries({ queryKey: ["metrics"] });
+      void queryClient.invalidateQueries({ queryKey: ["calibration"] });
+      void queryClient.invalidateQueries({ queryKey: keys.alerts });
     },
   });
 }
@@ -177,4 +259,90 @@ export function useRollback(task: string) {
 
 function changeBody(reason: string): Schemas["ModelChange"] {
   return { reason };
+}
+
+// --- earned autonomy and monitoring ----------------------------------------------------------------
+
+export function useAutonomy(task: string) {
+  return useQuery<AutonomyOverview>({
+    queryKey: keys.autonomy(task),
+    queryFn: () => unwrap(api.GET("/api/v1/tasks/{task}/autonomy", { params: { path: { task } } })),
+    enabled: Boolean(task),
+    refetchInterval: 60_000,
+  });
+}
+
+/** Agreement and the rest over time, every `cases` predictions, one series per site and version. */
+export function useTaskMetrics(task: string, cases: number) {
+  return useQuery<TaskMetrics>({
+    queryKey: keys.metrics(task, cases),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/tasks/{task}/metrics", {
+          params: { path: { task }, query: { bucket: "cases", cases_per_bucket: cases } },
+        }),
+      ),
+    enabled: Boolean(task),
+    refetchInterval: 60_000,
+  });
+}
+
+/** The reliability diagram's bins; `null` when the server has no calibration endpoint (404 on the
+ * path itself, not on the task). */
+export function useCalibration(task: string, site: string | null) {
+  return useQuery<Calibration | null>({
+    queryKey: keys.calibration(task, site),
+    queryFn: async () => {
+      try {
+        return await unwrap(
+          api.GET("/api/v1/tasks/{task}/calibration", {
+            params: { path: { task }, query: { site: site ?? undefined } },
+          }),
+        );
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404 && error.code === "not_found") return null;
+        throw error;
+      }
+    },
+    enabled: Boolean(task),
+  });
+}
+
+export function useChangeAutonomy(task: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: AutonomyChange) =>
+      unwrap(api.PUT("/api/v1/tasks/{task}/autonomy", { params: { path: { task } }, body })),
+    onSuccess: (changed: SiteAutonomy) => {
+      queryClient.setQueryData<AutonomyOverview>(keys.autonomy(task), (overview) =>
+        overview && { ...overview, sites: overview.sites.map((site) => (site.site === changed.site ? changed : site)) },
+      );
+      // A task-wide change moves the sites that follow it.
+      void queryClient.invalidateQueries({ queryKey: keys.autonomy(task) });
+      void queryClient.invalidateQueries({ queryKey: ["worklist"] });
+    },
+  });
+}
+
+/** Open (unacknowledged) alerts, every task; polled so that a fall-back shows up on every screen. */
+export function useOpenAlerts(enabled = true) {
+  return useQuery<Alert[]>({
+    queryKey: keys.alerts,
+    queryFn: () => unwrap(api.GET("/api/v1/alerts", { params: { query: { open_only: true, limit: 20 } } })),
+    enabled,
+    refetchInterval: 30_000,
+  });
+}
+
+export function useAcknowledgeAlert() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.POST("/api/v1/alerts/{alert_id}/acknowledge", { params: { path: { alert_id: id } } })),
+    onSuccess: (acknowledged: Alert) => {
+      queryClient.setQueryData<Alert[]>(keys.alerts, (alerts) => alerts?.filter((alert) => alert.id !== acknowledged.id));
+      void queryClient.invalidateQueries({ queryKey: keys.alerts });
+      void queryClient.invalidateQueries({ queryKey: ["autonomy"] });
+    },
+  });
 }

@@ -1,5 +1,6 @@
 import { NavLink, Outlet, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
+import { AlertBanner } from "./AlertBanner";
 
 export function Layout() {
   const { user, isAdmin, signOut } = useAuth();
@@ -14,6 +15,7 @@ export function Layout() {
         <nav aria-label="Main">
           <NavLink to="/worklist">Worklist</NavLink>
           <NavLink to="/upload">Upload</NavLink>
+          <NavLink to="/trust">Trust</NavLink>
           {isAdmin && <NavLink to="/models">Models</NavLink>}
         </nav>
         {user && (
@@ -32,6 +34,7 @@ export function Layout() {
           </div>
         )}
       </header>
+      {user && <AlertBanner canAcknowledge={user.roles.includes("clinician") || user.roles.includes("admin")} />}
       <main id="main" tabIndex={-1}>
         <Outlet />
       </main>

@@ -4,7 +4,8 @@ import { useCallback, useEffect, useId, useMemo, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Prediction } from "../api/client";
-import { keys, useImageRecord, usePrediction, usePredictions, useTasks, useVerdicts } from "../api/queries";
+import { keys, useImageRecord, usePrediction, useQueue, useTasks, useVerdicts } from "../api/queries";
+import { AutonomyBadge, FinalityBadges } from "../components/Badges";
 import { useShortcuts } from "../components/shortcuts";
 import { ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { ImageViewer, type Tool } from "../viewer/ImageViewer";
@@ -13,14 +14,15 @@ import { ShortcutHelp } from "./ShortcutHelp";
 import { VerdictPanel } from "./VerdictPanel";
 import { filtersFrom } from "./worklistParams";
 
-/** The reading queue: the worklist's order when the case was last in it, so that the next case is
- * still found after this one leaves the list (a verdict takes it out of "waiting for review"). */
+/** The reading queue: the worklist's order (by priority, from GET /worklist) when the case was last in
+ * it, so that the next case is still found after this one leaves the list (a verdict takes it out of
+ * "waiting for review", and may reorder the rest: the disagreement risk moves with each verdict). */
 function useReadingQueue(currentId: string, search: URLSearchParams) {
   const filters = filtersFrom(search);
   const filtersKey = JSON.stringify(filters);
-  const list = usePredictions(filters);
+  const list = useQueue(filters);
   const [snapshot, setSnapshot] = useState<{ key: string; ids: string[] }>({ key: "", ids: [] });
-  const fresh = useMemo(() => list.data?.items.map((item) => item.id) ?? [], [list.data]);
+  const fresh = useMemo(() => list.data?.rows.map((row) => row.prediction.id) ?? [], [list.data]);
   useEffect(() => {
     if (fresh.includes(currentId)) setSnapshot({ key: filtersKey, ids: fresh });
   }, [fresh, currentId, filtersKey]);
@@ -355,6 +357,7 @@ function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: stri
           {prediction.predicted_label}
         </span>
         <span className={`status status-${prediction.status}`}>{prediction.status.replace("_", " ")}</span>
+        <FinalityBadges prediction={prediction} />
       </p>
       <table className="probabilities">
         <caption className="visually-hidden">Probability per label</caption>
@@ -385,6 +388,10 @@ function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: stri
         <dt>Uncertainty</dt>
         <dd title="Normalised entropy: 0 certain, 1 uninformative">
           {prediction.uncertainty.toFixed(2)} {prediction.uncertainty > 0.6 && <span className="warn">high</span>}
+        </dd>
+        <dt>Autonomy</dt>
+        <dd data-testid="autonomy-level" title="The level in force at this site when the AI answered">
+          <AutonomyBadge level={prediction.autonomy_level} />
         </dd>
         <dt>Model</dt>
         <dd className="mono">{prediction.model_version}</dd>

@@ -1,24 +1,33 @@
 import { useEffect, useId, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import type { PredictionStatus } from "../api/client";
-import { usePredictions, useTasks } from "../api/queries";
+import type { AutonomyLevel, PredictionStatus } from "../api/client";
+import { useQueue, useTasks, type QueueRow } from "../api/queries";
+import { AutonomyBadge, ReasonBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
-import { filtersFrom, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
+import { filtersFrom, LEVELS, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
+
+/** The parts of the priority, as the API weighs them (see GET /api/v1/worklist). */
+const COMPONENTS = [
+  { key: "uncertainty", label: "Uncertainty", weight: 0.5 },
+  { key: "disagreement_risk", label: "Disagreement risk", weight: 0.3 },
+  { key: "waiting", label: "Waiting", weight: 0.2 },
+] as const;
 
 export function Worklist() {
   const [params, setParams] = useSearchParams();
   const filters = filtersFrom(params);
   const tasks = useTasks();
-  const list = usePredictions(filters);
+  const list = useQueue(filters);
   const navigate = useNavigate();
-  const ids = { task: useId(), site: useId(), status: useId() };
+  const ids = { task: useId(), site: useId(), status: useId(), level: useId() };
   const [site, setSite] = useState(filters.site ?? "");
   useEffect(() => setSite(filters.site ?? ""), [filters.site]);
 
+  const waiting = filters.status === "pending_review";
   const update = (change: Partial<typeof filters>) => setParams(paramsFrom({ ...filters, offset: 0, ...change }));
   const query = paramsFrom(filters).toString();
   const caseLink = (id: string) => `/cases/${id}${query ? `?${query}` : ""}`;
-  const items = list.data?.items ?? [];
+  const rows = list.data?.rows ?? [];
   const total = list.data?.total ?? 0;
   const offset = filters.offset ?? 0;
 
@@ -29,10 +38,11 @@ export function Worklist() {
         {list.data && (
           <p className="muted" data-testid="worklist-count" aria-live="polite">
             {total} {total === 1 ? "case" : "cases"}
+            {waiting ? ", most informative first" : ", newest first"}
           </p>
         )}
-        {items.length > 0 && (
-          <button type="button" className="button primary" onClick={() => navigate(caseLink(items[0]!.id))}>
+        {rows.length > 0 && (
+          <button type="button" className="button primary" onClick={() => navigate(caseLink(rows[0]!.prediction.id))}>
             Start reading
           </button>
         )}
@@ -67,12 +77,31 @@ export function Worklist() {
             ))}
           </select>
         </div>
+        {waiting && (
+          <div className="field">
+            <label htmlFor={ids.level}>Autonomy level</label>
+            <select id={ids.level} value={filters.level ?? ""} onChange={(e) => update({ level: (e.target.value || undefined) as AutonomyLevel | undefined })}>
+              <option value="">Any level</option>
+              {LEVELS.map((level) => (
+                <option key={level.value} value={level.value}>
+                  {level.label}
+                </option>
+              ))}
+            </select>
+          </div>
+        )}
       </form>
+      {waiting && (
+        <p className="muted small">
+          Order: priority = 0.5 × uncertainty + 0.3 × disagreement risk + 0.2 × waiting (a day or more counts
+          fully); ties go to the oldest. <em>Audit</em> cases were finalised automatically and drawn for a check.
+        </p>
+      )}
       {list.isPending ? (
         <Loading what="the worklist" />
       ) : list.isError ? (
         <ErrorState error={list.error} what="the worklist" onRetry={() => void list.refetch()} />
-      ) : items.length === 0 ? (
+      ) : rows.length === 0 ? (
         <Empty>
           <p>No cases match these filters.</p>
           <p className="muted">
@@ -84,37 +113,54 @@ export function Worklist() {
           <table className="table" data-testid="worklist">
             <thead>
               <tr>
+                {waiting && (
+                  <th scope="col" className="num">
+                    Priority
+                  </th>
+                )}
                 <th scope="col">Received</th>
                 <th scope="col">Task</th>
                 <th scope="col">Site</th>
                 <th scope="col">AI label</th>
                 <th scope="col" className="num">Confidence</th>
                 <th scope="col" className="num">Uncertainty</th>
+                <th scope="col">Level</th>
                 <th scope="col">Model</th>
                 <th scope="col">Status</th>
               </tr>
             </thead>
             <tbody>
-              {items.map((item) => (
-                <tr key={item.id} data-prediction-id={item.id}>
-                  <td>
-                    <Link to={caseLink(item.id)}>{formatDate(item.created_at)}</Link>
-                  </td>
-                  <td>{item.task}</td>
-                  <td>{item.site ?? <span className="muted">–</span>}</td>
-                  <td>
-                    <span className={`label-chip label-${item.predicted_label}`}>{item.predicted_label}</span>
-                  </td>
-                  <td className="num">
-                    <Percent value={item.confidence} />
-                  </td>
-                  <td className="num">{item.uncertainty.toFixed(2)}</td>
-                  <td className="mono">{item.model_version}</td>
-                  <td>
-                    <span className={`status status-${item.status}`}>{item.status.replace("_", " ")}</span>
-                  </td>
-                </tr>
-              ))}
+              {rows.map((row) => {
+                const item = row.prediction;
+                return (
+                  <tr key={item.id} data-prediction-id={item.id} data-priority={row.priority ?? undefined} data-reason={row.reason ?? undefined}>
+                    {waiting && (
+                      <td className="num">
+                        <Priority row={row} />
+                      </td>
+                    )}
+                    <td>
+                      <Link to={caseLink(item.id)}>{formatDate(item.created_at)}</Link>
+                    </td>
+                    <td>{item.task}</td>
+                    <td>{item.site ?? <span className="muted">–</span>}</td>
+                    <td>
+                      <span className={`label-chip label-${item.predicted_label}`}>{item.predicted_label}</span>
+                    </td>
+                    <td className="num">
+                      <Percent value={item.confidence} />
+                    </td>
+                    <td className="num">{item.uncertainty.toFixed(2)}</td>
+                    <td>
+                      <AutonomyBadge level={item.autonomy_level} />
+                    </td>
+                    <td className="mono">{item.model_version}</td>
+                    <td>
+                      {row.reason ? <ReasonBadge reason={row.reason} /> : <span className={`status status-${item.status}`}>{item.status.replace("_", " ")}</span>}
+                    </td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
           {total > PAGE_SIZE && (
@@ -133,5 +179,24 @@ export function Worklist() {
         </>
       )}
     </div>
+  );
+}
+
+/** The priority and its three weighted parts as stacked bars; the numbers are in the title (hover) and
+ * in the text read by screen readers. */
+function Priority({ row }: { row: QueueRow }) {
+  if (row.priority === null) return <span className="muted">–</span>;
+  const parts = COMPONENTS.map((part) => ({ ...part, value: row.components?.[part.key] ?? 0 }));
+  const detail = parts.map((part) => `${part.label} ${part.value.toFixed(2)} × ${part.weight}`).join(", ");
+  return (
+    <span className="priority" title={`Priority ${row.priority.toFixed(2)} = ${detail}`}>
+      <span className="priority-value">{row.priority.toFixed(2)}</span>
+      <span className="priority-bars" aria-hidden="true">
+        {parts.map((part) => (
+          <span key={part.key} className={`priority-bar part-${part.key}`} style={{ width: `${Math.round(part.value * part.weight * 100)}%` }} />
+        ))}
+      </span>
+      <span className="visually-hidden">: {detail}</span>
+    </span>
   );
 }
