@@ -97,13 +97,14 @@ def running_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[st
             process.wait(timeout=30)
 
 
-def signed_in_client(base_url: str, timeout: float) -> httpx.Client:
+@contextmanager
+def signed_in_client(base_url: str, timeout: float) -> Iterator[httpx.Client]:
     """An HTTP client signed in as the benchmark's administrator (cookie session + CSRF header)."""
-    client = httpx.Client(base_url=base_url, timeout=timeout)
-    login = client.post("/api/v1/auth/login", json={"username": BENCH_USER, "password": BENCH_PASSWORD})
-    login.raise_for_status()
-    client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-    return client
+    with httpx.Client(base_url=base_url, timeout=timeout) as client:
+        login = client.post("/api/v1/auth/login", json={"username": BENCH_USER, "password": BENCH_PASSWORD})
+        login.raise_for_status()
+        client.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        yield client
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -57,18 +57,11 @@ def expected_calibration_error(
     """Gap between confidence and accuracy, weighted over equal-width confidence bins."""
     if not confidences:
         return None
-    total = 0.0
-    for index in range(bins):
-        low, high = index / bins, (index + 1) / bins
-        members = [
-            (c, ok)
-            for c, ok in zip(confidences, correct, strict=True)
-            if low < c <= high or (index == 0 and c == 0)
-        ]
-        if members:
-            accuracy = sum(ok for _, ok in members) / len(members)
-            confidence = sum(c for c, _ in members) / len(members)
-            total += len(members) / len(confidences) * abs(accuracy - confidence)
+    total = sum(
+        b.n / len(confidences) * abs(b.accuracy - b.confidence_mean)
+        for b in reliability_bins(confidences, correct, bins)
+        if b.accuracy is not None and b.confidence_mean is not None
+    )
     return round(total, 4)
 
 

@@ -1,0 +1,163 @@
+"""Does reviewing in worklist order teach the model faster than reviewing in arrival order?
+
+    .venv/bin/python -m bench.worklist_order --budget 200 --step 50 --out docs/bench/worklist_order
+
+The NIH adult stream (the same patient split as bench.adaptation) is sent to a fresh service. In
+*arrival* order, clinicians review cases as they come. In *worklist* order, the hospital has sent the
+whole stream and clinicians review what `GET /api/v1/worklist` puts first. After every `--step`
+verdicts a training job runs (the gate decides) and the active version is evaluated on the site's
+held-out test patients. Both curves, AUC against verdicts, go to the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+
+from bench.adaptation import _process_env, evaluate, split_by_patient, wait_for_job
+from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client
+from imaging_ai.ml.data import ImageSet, load_image_set
+from imaging_ai.ml.loading import LoadedModel, load_model
+from imaging_ai.ml.manifest import ManifestItem, read_manifest
+from imaging_ai.ml.tasks import TASKS
+from imaging_ai.storage.model_store import list_versions, read_version
+
+TASK = "chest-xray-pneumonia"
+
+
+def active_model(client: httpx.Client, data_dir: Path, cache: dict[str, LoadedModel]) -> LoadedModel:
+    version = client.get(f"/api/v1/tasks/{TASK}").json()["active_version"]
+    if version not in cache:
+        roots = [ROOT / "model_store", data_dir / "models"]
+        cache[version] = load_model(next(v for r in roots for v in list_versions(r) if v.version == version))
+    return cache[version]
+
+
+def verdict_for(client: httpx.Client, prediction: dict[str, Any], item: ManifestItem) -> None:
+    body = (
+        {"verdict": "agree"}
+        if prediction["predicted_label"] == item.label
+        else {"verdict": "disagree", "label": item.label}
+    )
+    client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=body).raise_for_status()
+
+
+def run(
+    order: str, stream: list[ManifestItem], budget: int, step: int, target: ImageSet, source: ImageSet
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    with running_server({"IMAGING_AI_AUTO_TRAIN_AFTER": "0"}) as (base_url, process):
+        env = _process_env(process)
+        data_dir = Path(env["IMAGING_AI_DATA_DIR"])
+        worker = subprocess.Popen([str(Path(sys.executable).parent / "imaging-ai"), "worker"], env=env)
+        cache: dict[str, LoadedModel] = {}
+        try:
+            with signed_in_client(base_url, timeout=300) as client:
+                waiting: dict[str, ManifestItem] = {}
+                if order == "worklist":
+                    for item in stream:  # the hospital sends everything; clinicians pick from the worklist
+                        prediction = client.post(
+                            "/api/v1/predictions",
+                            files={"file": (item.path.name, item.path.read_bytes())},
+                            data={"task": TASK, "site": item.site, "patient_id": item.patient_id or ""},
+                        ).json()
+                        waiting[prediction["id"]] = item
+                model = active_model(client, data_dir, cache)
+                rows.append(
+                    {
+                        "order": order,
+                        "verdicts": 0,
+                        "version": model.version,
+                        **evaluate(model, target, source),
+                    }
+                )
+                reviewed = 0
+                while reviewed < budget:
+                    if order == "arrival":
+                        for item in stream[reviewed : reviewed + step]:
+                            review_case(client, TASK, item)
+                    else:
+                        page = client.get("/api/v1/worklist", params={"task": TASK, "limit": step}).json()
+                        for entry in page["items"]:
+                            verdict_for(client, entry["prediction"], waiting[entry["prediction"]["id"]])
+                    reviewed += step
+                    job = wait_for_job(
+                        client, client.post("/api/v1/training-jobs", json={"task": TASK}).json()["id"]
+                    )
+                    model = active_model(client, data_dir, cache)
+                    row = {
+                        "order": order,
+                        "verdicts": reviewed,
+                        "version": model.version,
+                        "decision": job.get("decision"),
+                        **evaluate(model, target, source),
+                    }
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for order, style in (("arrival", "o-"), ("worklist", "s-")):
+        points = [r for r in rows if r["order"] == order]
+        axis.plot(
+            [r["verdicts"] for r in points], [r["target_auc"] for r in points], style, label=f"{order} order"
+        )
+    axis.set_xlabel("verdicts")
+    axis.set_ylabel("NIH test AUC (active version)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--budget", type=int, default=200)
+    parser.add_argument("--step", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "worklist_order")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    labels = TASKS[TASK].labels
+    stream, test = split_by_patient(DATASETS / "cxr-nih-adult" / "manifest.csv", 0.3, args.seed)
+    source_items = [
+        i for i in read_manifest(DATASETS / "cxr-guangzhou-pediatric" / "manifest.csv") if i.split == "test"
+    ]
+    [shipped] = [v for v in list_versions(ROOT / "model_store") if v.task == TASK]
+    size = read_version(shipped.path).preprocessing["input_size"]
+    target, source = load_image_set(test, labels, size), load_image_set(source_items, labels, size)
+    rows = run("arrival", stream, args.budget, args.step, target, source)
+    rows += run("worklist", stream, args.budget, args.step, target, source)
+    result = {
+        "stream": len(stream),
+        "test": len(test),
+        "budget": args.budget,
+        "step": args.step,
+        "rows": rows,
+    }
+    (args.out / "worklist_order.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(rows, args.out / "worklist_order.png")
+
+
+if __name__ == "__main__":
+    main()
