@@ -1,6 +1,7 @@
 // The learning loop in a real browser against a real backend: sign in, upload chest X-rays, read the
-// prediction and its heatmap, correct the label, see the worklist update, then as an administrator
-// start a training job and see it and the model versions. Screenshots of each screen go to
+// prediction and its heatmap in the worklist's priority order, correct the label, see the worklist
+// update and the evidence on the Trust screen, then as an administrator try to raise the autonomy level
+// (refused: not earned), start a training job and see it and the model versions. Screenshots of each screen go to
 // ARTIFACTS_DIR. Exits non-zero on the first failed step.
 //
 //   BASE_URL=http://127.0.0.1:8000 ADMIN_USER=admin ADMIN_PASSWORD=... CLINICIAN_USER=dr.lee \
@@ -91,9 +92,9 @@ async function accessible(screen) {
   log(`accessibility: ${screen} has no serious or critical WCAG A/AA violations`);
 }
 
-async function shot(name) {
+async function shot(name, fullPage = false) {
   const path = join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path });
+  await page.screenshot({ path, fullPage });
   log(`screenshot ${path}`);
 }
 
@@ -165,10 +166,6 @@ try {
   const failed = await failedRow("not-an-image.png").innerText();
   expect(/unsupported_format/.test(failed), `the bad file shows its error code (${failed})`);
   log(`bad file: ${failed.replace(/\s+/g, " ")}`);
-  const firstImageCase = await page
-    .locator("[data-testid=uploads] li[data-state=done]")
-    .filter({ hasText: IMAGES[0].split("/").pop() })
-    .getAttribute("data-prediction-id");
   if (MISMATCH) {
     const name = MISMATCH.path.split("/").pop();
     const refused = await failedRow(name).innerText();
@@ -186,19 +183,28 @@ try {
     (n) => document.querySelectorAll("[data-testid=worklist] tbody tr").length === n,
     IMAGES.length,
   );
-  const pendingIds = await page.locator("[data-testid=worklist] tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.predictionId));
-  log(`worklist: ${pendingIds.length} pending (${pendingIds.join(", ")})`);
+  const pending = await page
+    .locator("[data-testid=worklist] tbody tr")
+    .evaluateAll((rows) => rows.map((r) => ({ id: r.dataset.predictionId, priority: Number(r.dataset.priority), reason: r.dataset.reason })));
+  const pendingIds = pending.map((row) => row.id);
+  log(`worklist: ${pending.length} pending by priority (${pending.map((row) => `${row.id} ${row.priority}`).join(", ")})`);
+  expect(
+    pending.every((row, index) => Number.isFinite(row.priority) && (index === 0 || pending[index - 1].priority >= row.priority)),
+    "the worklist is in the API's priority order, highest first",
+  );
+  expect(pending.every((row) => row.reason === "review"), "supervised cases are in the worklist for review");
   await shot("03-worklist-pending");
   await accessible("worklist");
 
   step = "case view";
   const firstId = pendingIds[0];
-  expect(firstId === firstImageCase, "the last upload is the newest case, at the top of the worklist");
   await page.getByRole("button", { name: "Start reading" }).click();
   await canvasReady(firstId);
   expect(page.url().includes(`/cases/${firstId}`), "reading starts at the top of the worklist");
   const predicted = (await page.getByTestId("predicted-label").innerText()).trim();
   log(`case ${firstId}: AI says ${predicted}`);
+  const level = (await page.getByTestId("autonomy-level").innerText()).trim();
+  expect(level === "Supervised", `a new site's cases are supervised (${level})`);
 
   step = "viewer: window/level, invert, reset";
   const canvas = page.getByTestId("viewer-canvas");
@@ -297,10 +303,55 @@ try {
     IMAGES.length,
   );
   await shot("08-worklist-reviewed");
+
+  step = "trust dashboard (clinician)";
+  await page.getByRole("link", { name: "Trust", exact: true }).click();
+  // The screen's code loads on first visit: wait for it before touching its filters.
+  await page.getByRole("heading", { name: "Trust", level: 1 }).waitFor();
+  await page.getByLabel("Task", { exact: true }).selectOption(TASK);
+  const siteRow = page.locator(`[data-testid=site-table] tbody tr[data-site="${SITE}"]`);
+  await siteRow.waitFor();
+  const siteText = await siteRow.innerText();
+  log(`trust, ${SITE}: ${siteText.replace(/\s+/g, " ")}`);
+  // Three verdicts, one unreadable (left out): two count, one agreement and one correction.
+  expect(/\b2\b/.test(siteText) && siteText.includes("50.0%"), `the site's row counts its verdicts and agreement (${siteText})`);
+  await page.locator("[data-testid=agreement-chart] > svg .ci-point circle").first().waitFor();
+  const chart = await page.locator("[data-testid=agreement-chart] > svg").evaluate((svg) => ({
+    width: svg.getBoundingClientRect().width,
+    series: [...svg.querySelectorAll("[data-series]")].map((g) => g.getAttribute("data-series")),
+    title: svg.querySelector("title")?.textContent ?? "",
+  }));
+  expect(chart.width > 300, `the agreement chart is drawn (${chart.width} px wide)`);
+  expect(chart.series.some((key) => key.startsWith(`${SITE}|`)), `the chart has the site's series (${chart.series})`);
+  await page.locator("[data-testid=reliability-diagram] > svg .reliability-bin").first().waitFor();
+  expect((await page.getByRole("button", { name: "Change level…" }).count()) === 0, "a clinician cannot change a level");
+  await accessible("trust dashboard");
   await signOut();
 
   // --- the administrator ---------------------------------------------------------------------------
   await signIn(ADMIN, "admin");
+  step = "trust dashboard (administrator): raising the level is refused";
+  await page.goto(`${BASE_URL}/#/trust?task=${encodeURIComponent(TASK)}&site=${encodeURIComponent(SITE)}`);
+  await page.locator("[data-testid=agreement-chart] > svg .ci-point").first().waitFor();
+  await page.locator("[data-testid=reliability-diagram] > svg").waitFor();
+  const current = page.getByTestId("current-level");
+  expect((await current.innerText()).includes("Supervised"), "the site is supervised");
+  await page.waitForTimeout(300);
+  await shot("13-trust", true);
+  await current.getByRole("button", { name: "Change level…" }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByLabel("Level").selectOption("semi_autonomous");
+  await dialog.getByLabel(/Reason/).fill("e2e: trying to raise without the evidence");
+  await dialog.getByRole("button", { name: "Set semi-autonomous" }).click();
+  await dialog.locator(".form-error code").waitFor();
+  const refusal = await dialog.locator(".form-error").innerText();
+  expect(refusal.includes("autonomy_not_earned"), `raising without evidence is refused (${refusal})`);
+  log(`refused: ${refusal.replace(/\s+/g, " ")}`);
+  await shot("14-trust-refused");
+  await accessible("autonomy dialog");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await dialog.waitFor({ state: "detached" });
+
   step = "models";
   await page.getByRole("link", { name: "Models", exact: true }).click();
   await page.getByLabel("Task").selectOption(TASK);

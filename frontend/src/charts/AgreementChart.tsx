@@ -41,8 +41,8 @@ export function agreementLines(series: MetricsSeries[]): AgreementLine[] {
 }
 
 const WIDTH = 760;
-const HEIGHT = 300;
-const MARGIN = { top: 16, right: 24, bottom: 44, left: 56 };
+const HEIGHT = 280;
+const MARGIN = { top: 16, right: 24, bottom: 52, left: 56 };
 
 const known = (point: AgreementPoint) => point.n > 0 && point.rate !== null;
 
@@ -95,7 +95,7 @@ export function AgreementChart({ lines, target }: { lines: AgreementLine[]; targ
             target {(target * 100).toFixed(0)}%
           </text>
           <AxisLeft scale={y} numTicks={5} tickFormat={(value) => `${Math.round(Number(value) * 100)}%`} stroke={AXIS.line} tickStroke={AXIS.line} tickLabelProps={TICK_LABEL.left} label="Agreement" labelProps={TICK_LABEL.label} labelOffset={34} />
-          <AxisBottom top={innerHeight} scale={x} numTicks={6} tickFormat={(value) => String(value)} stroke={AXIS.line} tickStroke={AXIS.line} tickLabelProps={TICK_LABEL.bottom} label="Cases answered" labelProps={TICK_LABEL.label} labelOffset={12} />
+          <AxisBottom top={innerHeight} scale={x} tickValues={x.ticks(6).filter(Number.isInteger)} tickFormat={(value) => String(value)} stroke={AXIS.line} tickStroke={AXIS.line} tickLabelProps={TICK_LABEL.bottom} label="Cases answered" labelProps={TICK_LABEL.label} labelOffset={10} />
         </Group>
       </svg>
       <figcaption>

@@ -66,7 +66,7 @@ export function Trust() {
         <h1>Trust</h1>
         <p className="muted">How far the AI has earned autonomy, per task and site, and whether it keeps it.</p>
       </div>
-      <form className="filters" aria-label="Task and site" onSubmit={(e) => e.preventDefault()}>
+      <form className="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label htmlFor={ids.task}>Task</label>
           <select id={ids.task} value={task} onChange={(e) => set({ task: e.target.value, site: ALL })}>
