@@ -2,7 +2,7 @@ import { useEffect, useId, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { AutonomyLevel, PredictionStatus } from "../api/client";
 import { useQueue, useTasks, type QueueRow } from "../api/queries";
-import { AutonomyBadge, ReasonBadge } from "../components/Badges";
+import { AutonomyBadge, FinalityBadges, ReasonBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { filtersFrom, LEVELS, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
 
@@ -156,7 +156,14 @@ export function Worklist() {
                     </td>
                     <td className="mono">{item.model_version}</td>
                     <td>
-                      {row.reason ? <ReasonBadge reason={row.reason} /> : <span className={`status status-${item.status}`}>{item.status.replace("_", " ")}</span>}
+                      {row.reason ? (
+                        <ReasonBadge reason={row.reason} />
+                      ) : (
+                        <>
+                          <span className={`status status-${item.status}`}>{item.status.replace("_", " ")}</span>
+                          <FinalityBadges prediction={item} />
+                        </>
+                      )}
                     </td>
                   </tr>
                 );

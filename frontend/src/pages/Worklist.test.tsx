@@ -1,0 +1,119 @@
+// The worklist over a stubbed API: the cases waiting for a clinician come from GET /worklist in its
+// priority order, with the priority's parts, why each case is there and its autonomy level; the level
+// filter lives in the address and reaches the API; other statuses list predictions, newest first.
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { createMemoryRouter, RouterProvider } from "react-router";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Prediction, WorklistEntry } from "../api/client";
+import { apiError, json, TASK } from "../test/fixtures";
+import { Worklist } from "./Worklist";
+
+const prediction = (id: string, overrides: Partial<Prediction> = {}): Prediction => ({
+  id,
+  image_id: `${id}-image`,
+  task: TASK,
+  model_version: `${TASK}.v1`,
+  probabilities: { normal: 0.3, pneumonia: 0.7 },
+  predicted_label: "pneumonia",
+  confidence: 0.7,
+  uncertainty: 0.88,
+  status: "pending_review",
+  autonomy_level: "supervised",
+  finalized_by: null,
+  audit_sample: false,
+  site: "nih",
+  accession_number: null,
+  external_id: null,
+  inference_ms: 30,
+  created_at: "2026-11-27T09:30:01Z",
+  ...overrides,
+});
+
+const entries: WorklistEntry[] = [
+  { prediction: prediction("b"), priority: 0.71, components: { uncertainty: 0.88, disagreement_risk: 0.6, waiting: 0.4 }, reason: "review" },
+  {
+    prediction: prediction("a", { status: "final", autonomy_level: "semi_autonomous", finalized_by: "rule:semi_autonomous(confidence>=0.97)", audit_sample: true, confidence: 0.98, uncertainty: 0.1 }),
+    priority: 0.12,
+    components: { uncertainty: 0.1, disagreement_risk: 0.05, waiting: 0.3 },
+    reason: "audit",
+  },
+];
+
+let requests: URL[];
+
+beforeEach(() => {
+  requests = [];
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(async (request: Request) => {
+      const url = new URL(request.url);
+      requests.push(url);
+      if (url.pathname === "/api/v1/tasks") return json([]);
+      if (url.pathname === "/api/v1/worklist") return json({ items: entries, total: 2, limit: 50, offset: 0 });
+      if (url.pathname === "/api/v1/predictions") return json({ items: [entries[1]!.prediction], total: 1, limit: 50, offset: 0 });
+      return apiError(404, "not_found", "no stub");
+    }),
+  );
+});
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+});
+
+function renderWorklist(entry = "/worklist") {
+  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
+  const router = createMemoryRouter([{ path: "/worklist", element: <Worklist /> }, { path: "/cases/:id", element: <p>case</p> }], {
+    initialEntries: [entry],
+  });
+  render(
+    <QueryClientProvider client={client}>
+      <RouterProvider router={router} />
+    </QueryClientProvider>,
+  );
+  return router;
+}
+
+describe("Worklist", () => {
+  it("lists the waiting cases in the API's priority order, with its parts, the reason and the level", async () => {
+    renderWorklist();
+    const table = await screen.findByTestId("worklist");
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((row) => row.getAttribute("data-prediction-id"))).toEqual(["b", "a"]);
+    expect(rows[0]!.textContent).toContain("0.71");
+    expect(rows[0]!.textContent).toContain("Uncertainty 0.88 × 0.5, Disagreement risk 0.60 × 0.3, Waiting 0.40 × 0.2");
+    expect(rows[0]!.textContent).toContain("review");
+    expect(rows[0]!.textContent).toContain("Supervised");
+    expect(rows[1]!.textContent).toContain("audit");
+    expect(rows[1]!.textContent).toContain("Semi-autonomous");
+    expect(requests.some((url) => url.pathname === "/api/v1/predictions")).toBe(false);
+  });
+
+  it("keeps the level filter in the address and sends it to the API", async () => {
+    const router = renderWorklist("/worklist?site=nih");
+    await screen.findByTestId("worklist");
+    fireEvent.change(screen.getByLabelText("Autonomy level"), { target: { value: "semi_autonomous" } });
+    await waitFor(() => expect(router.state.location.search).toBe("?site=nih&level=semi_autonomous"));
+    await waitFor(() =>
+      expect(requests.some((url) => url.pathname === "/api/v1/worklist" && url.searchParams.get("level") === "semi_autonomous" && url.searchParams.get("site") === "nih")).toBe(true),
+    );
+  });
+
+  it("starts reading at the top of the worklist, keeping the filters", async () => {
+    const router = renderWorklist("/worklist?task=" + TASK);
+    await screen.findByTestId("worklist");
+    fireEvent.click(screen.getByRole("button", { name: "Start reading" }));
+    await waitFor(() => expect(router.state.location.pathname).toBe("/cases/b"));
+    expect(router.state.location.search).toBe(`?task=${TASK}`);
+  });
+
+  it("lists final cases from the predictions, with the rule that finalised them", async () => {
+    renderWorklist("/worklist?status=final");
+    const table = await screen.findByTestId("worklist");
+    expect(table.textContent).toContain("final (rule semi_autonomous(confidence>=0.97))");
+    expect(table.textContent).toContain("audit sample");
+    expect(screen.queryByLabelText("Autonomy level")).toBeNull();
+    expect(requests.find((url) => url.pathname === "/api/v1/predictions")!.searchParams.get("status")).toBe("final");
+  });
+});
