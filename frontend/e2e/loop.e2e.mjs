@@ -9,7 +9,9 @@
 //
 // Optional: IMAGE_PATH_2 and DICOM_PATH (more cases: reading flows from one to the next),
 // MISMATCH_PATH + MISMATCH_CODE (a file the API refuses, e.g. a CT for the chest X-ray task),
-// WORKER=1 (a worker runs: wait for the training job to finish and show its outcome).
+// WORKER=1 (a worker runs: wait for the training job to finish and show its outcome),
+// ALERT_MESSAGE (an open alert with this message exists: the banner shows it and the clinician
+// acknowledges it).
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -32,6 +34,7 @@ const CLINICIAN = { username: env("CLINICIAN_USER"), password: env("CLINICIAN_PA
 const IMAGES = [env("IMAGE_PATH"), process.env.IMAGE_PATH_2, process.env.DICOM_PATH].filter(Boolean).map((p) => resolve(p));
 const MISMATCH = process.env.MISMATCH_PATH ? { path: resolve(process.env.MISMATCH_PATH), code: env("MISMATCH_CODE") } : null;
 const WORKER = process.env.WORKER === "1";
+const ALERT_MESSAGE = process.env.ALERT_MESSAGE;
 const TASK = env("TASK", "chest-xray-pneumonia");
 const SITE = env("SITE", "e2e-ward");
 const ARTIFACTS = resolve(env("ARTIFACTS_DIR", join(here, "artifacts")));
@@ -141,6 +144,17 @@ try {
 
   await signIn(CLINICIAN, "clinician");
   expect((await page.getByRole("link", { name: "Models", exact: true }).count()) === 0, "a clinician sees no Models screen");
+  if (ALERT_MESSAGE) {
+    step = "alert banner";
+    const banner = page.getByTestId("alert-banner");
+    await banner.getByText(ALERT_MESSAGE).waitFor();
+    expect((await banner.getAttribute("role")) === "alert", "the banner is an alert");
+    await shot("02a-alert-banner");
+    await accessible("alert banner");
+    await banner.locator("li").filter({ hasText: ALERT_MESSAGE }).getByRole("button", { name: "Acknowledge" }).click();
+    await banner.waitFor({ state: "detached" });
+    log("alert acknowledged; the banner is gone");
+  }
 
   step = "upload";
   await page.getByRole("link", { name: "Upload", exact: true }).click();

@@ -22,6 +22,9 @@ from tests.live_server import serve
 FRONTEND = PROJECT_ROOT / "frontend"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ADMIN = ("e2e.admin", "admin passphrase for the e2e run")
+TASK = "chest-xray-pneumonia"
+SITE = "e2e-ward"
+ALERT = "Input drift at e2e-ward (seeded by the browser test): back to supervised."
 CLINICIAN = ("e2e.clinician", "clinician passphrase for the e2e run")
 
 
@@ -134,6 +137,8 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
         stdin=CLINICIAN[1] + "\n",
     )
 
+    _seed_alert(database_url)
+
     artifacts = Path(os.environ.get("E2E_ARTIFACTS_DIR", FRONTEND / "e2e" / "artifacts"))
     # One worker beside the server, as `make run` has: it takes the job the administrator starts.
     worker_log = (tmp_path / "worker.log").open("w")
@@ -161,6 +166,21 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
     assert "all steps passed" in result.stdout
 
 
+def _seed_alert(database_url: str) -> None:
+    """An automatic fall-back, as the drift check makes it, so that the alert banner has something to show
+    (the run is far too short to earn a level and lose it)."""
+    from imaging_ai.persistence.database import create_db_engine, create_session_factory
+    from imaging_ai.persistence.unit_of_work import transaction
+    from imaging_ai.services.autonomy import fall_back
+
+    engine = create_db_engine(database_url)
+    try:
+        with transaction(create_session_factory(engine)) as session:
+            fall_back(session, TASK, SITE, "input_drift", ALERT, {"psi": 0.31, "threshold": 0.15})
+    finally:
+        engine.dispose()
+
+
 def _run_browser(
     settings: Settings, images: list[Path], chest_dicom: Path, ct_dicom: Path, artifacts: Path
 ) -> subprocess.CompletedProcess[str]:
@@ -180,6 +200,9 @@ def _run_browser(
             "MISMATCH_PATH": str(ct_dicom),
             "MISMATCH_CODE": "modality_mismatch",
             "WORKER": "1",
+            "TASK": TASK,
+            "SITE": SITE,
+            "ALERT_MESSAGE": ALERT,
             "ARTIFACTS_DIR": str(artifacts),
             "CHROMIUM_PATH": str(CHROMIUM),
         }
