@@ -19,6 +19,7 @@ class PredictionFilter:
     status: str | None = None
     site: str | None = None
     model_version: str | None = None
+    autonomy_level: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
 
@@ -58,6 +59,8 @@ class PredictionRepository:
             conditions.append(Prediction.site == filters.site)
         if filters.model_version is not None:
             conditions.append(Prediction.model_version_id == filters.model_version)
+        if filters.autonomy_level is not None:
+            conditions.append(Prediction.autonomy_level == filters.autonomy_level)
         if filters.created_after is not None:
             conditions.append(Prediction.created_at >= filters.created_after)
         if filters.created_before is not None:

@@ -1515,6 +1515,24 @@ export interface components {
              */
             uncertainty: number;
         };
+        /** PriorityComponents */
+        PriorityComponents: {
+            /**
+             * Disagreement Risk
+             * @description Half the AI's doubt, half the site's disagreement rate.
+             */
+            disagreement_risk: number;
+            /**
+             * Uncertainty
+             * @description Normalised entropy of the calibrated probabilities.
+             */
+            uncertainty: number;
+            /**
+             * Waiting
+             * @description Hours since the prediction / 24, at most 1.
+             */
+            waiting: number;
+        };
         /** ProportionPublic */
         ProportionPublic: {
             /**
@@ -2018,10 +2036,7 @@ export interface components {
         };
         /** WorklistEntry */
         WorklistEntry: {
-            /** Components */
-            components: {
-                [key: string]: number;
-            };
+            components: components["schemas"]["PriorityComponents"];
             prediction: components["schemas"]["PredictionPublic"];
             /**
              * Priority
@@ -2940,6 +2955,7 @@ export interface operations {
                 status?: ("pending_review" | "reviewed" | "final") | null;
                 site?: string | null;
                 model_version?: string | null;
+                autonomy_level?: ("supervised" | "semi_autonomous" | "autonomous") | null;
                 created_after?: string | null;
                 created_before?: string | null;
                 limit?: number;

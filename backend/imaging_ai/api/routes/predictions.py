@@ -12,7 +12,12 @@ from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
 from imaging_ai.api.metrics import observe_prediction
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
-from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic, PredictionStatus
+from imaging_ai.api.schemas.predictions import (
+    AutonomyLevel,
+    PredictionPage,
+    PredictionPublic,
+    PredictionStatus,
+)
 from imaging_ai.api.security import requires
 from imaging_ai.persistence.predictions import PredictionFilter
 from imaging_ai.services.identity import Permission
@@ -85,6 +90,7 @@ def list_predictions(
     status: PredictionStatus | None = None,
     site: str | None = None,
     model_version: str | None = None,
+    autonomy_level: AutonomyLevel | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -95,6 +101,7 @@ def list_predictions(
         status=status,
         site=site,
         model_version=model_version,
+        autonomy_level=autonomy_level,
         created_after=created_after,
         created_before=created_before,
     )

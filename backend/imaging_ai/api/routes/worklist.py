@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from imaging_ai.api.deps import WorklistDep
 from imaging_ai.api.paging import Offset
-from imaging_ai.api.schemas.autonomy import AutonomyLevel, WorklistEntry, WorklistPage
+from imaging_ai.api.schemas.autonomy import WorklistEntry, WorklistPage
 from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.predictions import AutonomyLevel
 from imaging_ai.api.security import requires
 from imaging_ai.services.identity import Permission
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from imaging_ai.api.schemas.predictions import PredictionPublic
+from imaging_ai.api.schemas.predictions import AutonomyLevel, PredictionPublic
 from imaging_ai.persistence.models import Alert
 from imaging_ai.services.autonomy import SiteAutonomy
 from imaging_ai.services.drift import DriftReport
@@ -16,8 +16,6 @@ from imaging_ai.services.evidence import Evidence
 from imaging_ai.services.monitoring import MetricsSeries
 from imaging_ai.services.statistics import Proportion
 from imaging_ai.services.worklist import WorklistItem
-
-AutonomyLevel = Literal["supervised", "semi_autonomous", "autonomous"]
 
 
 class ProportionPublic(BaseModel):
@@ -188,12 +186,18 @@ class AlertPublic(BaseModel):
         )
 
 
+class PriorityComponents(BaseModel):
+    uncertainty: float = Field(description="Normalised entropy of the calibrated probabilities.")
+    disagreement_risk: float = Field(description="Half the AI's doubt, half the site's disagreement rate.")
+    waiting: float = Field(description="Hours since the prediction / 24, at most 1.")
+
+
 class WorklistEntry(BaseModel):
     prediction: PredictionPublic
     priority: float = Field(
         description="0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first."
     )
-    components: dict[str, float]
+    components: PriorityComponents
     reason: Literal["review", "audit"]
 
     @classmethod
@@ -201,7 +205,7 @@ class WorklistEntry(BaseModel):
         return cls(
             prediction=PredictionPublic.from_record(item.prediction),
             priority=item.priority,
-            components=item.components,
+            components=PriorityComponents(**item.components),
             reason=item.reason,
         )
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from imaging_ai.persistence.models import Prediction
 
 PredictionStatus = Literal["pending_review", "reviewed", "final"]
+AutonomyLevel = Literal["supervised", "semi_autonomous", "autonomous"]
 
 
 class PredictionPublic(BaseModel):
@@ -61,7 +62,7 @@ class PredictionPublic(BaseModel):
         "image is read back from storage)."
     )
     created_at: datetime
-    autonomy_level: Literal["supervised", "semi_autonomous", "autonomous"] = Field(
+    autonomy_level: AutonomyLevel = Field(
         description="The task's level at the prediction's site when it was made."
     )
     finalized_by: str | None = Field(
