@@ -89,6 +89,76 @@ def apply(client: httpx.Client, site: str, level: str, reason: str) -> httpx.Res
     return client.put(f"/api/v1/tasks/{TASK}/autonomy", json={"site": site, "level": level, "reason": reason})
 
 
+def scenario(
+    client: httpx.Client, traffic: list[ManifestItem], foreign: list[ManifestItem]
+) -> list[dict[str, Any]]:
+    """Apply what the evidence recommends at the home site, then drift, then a new version."""
+    events: list[dict[str, Any]] = []
+
+    def note(event: dict[str, Any]) -> None:
+        events.append(event)
+        print(json.dumps(event), flush=True)
+
+    recommended = site_state(client, "guangzhou")["recommendation"]
+    note({"event": "recommendation", **recommended})
+    if recommended["level"] == "supervised":
+        return events
+    applied = apply(client, "guangzhou", recommended["level"], "replay: the evidence meets the target")
+    note({"event": "applied", "status": applied.status_code, "level": applied.json().get("level")})
+    stream = iter(traffic)
+    finals = audits = 0
+    for item in [next(stream) for _ in range(200)]:
+        prediction = send(client, item, "guangzhou")
+        finals += prediction["status"] == "final"
+        audits += prediction["audit_sample"]
+        if prediction["status"] != "final" or prediction["audit_sample"]:
+            review(client, prediction, item.label)
+    note(
+        {
+            "event": "traffic",
+            "cases": 200,
+            "final_at_once": finals,
+            "audit_samples": audits,
+            "level": site_state(client, "guangzhou")["level"],
+        }
+    )
+    for count, item in enumerate(foreign, start=1):  # another hospital's images under this site's name
+        send(client, item, "guangzhou")
+        state = site_state(client, "guangzhou")
+        if state["level"] == "supervised":
+            note({"event": "drift_fallback", "foreign_images": count, "psi": state["drift"]["score"]})
+            break
+    else:
+        note({"event": "no_drift_fallback", "drift": site_state(client, "guangzhou")["drift"]})
+    for item in [next(stream) for _ in range(60)]:  # the site's own images again
+        review(client, send(client, item, "guangzhou"), item.label)
+    state = site_state(client, "guangzhou")
+    note({"event": "after_drift", "psi": state["drift"]["score"], "recommendation": state["recommendation"]})
+    if state["recommendation"]["level"] != "supervised":
+        again = apply(
+            client, "guangzhou", state["recommendation"]["level"], "replay: site images are back to normal"
+        )
+        note({"event": "re_applied", "status": again.status_code})
+    created = client.post("/api/v1/training-jobs", json={"task": TASK}).json()
+    job = wait_for_job(client, created["id"])
+    note(
+        {
+            "event": "training",
+            "decision": job.get("decision"),
+            "reason": job.get("decision_reason") or job.get("error"),
+        }
+    )
+    if job.get("decision") == "held_back" and job.get("candidate_version"):
+        promoted = client.post(
+            f"/api/v1/models/{job['candidate_version']}/promote",
+            json={"reason": "replay: administrator override"},
+        )
+        note({"event": "promoted_by_admin", "status": promoted.status_code})
+    state = site_state(client, "guangzhou")
+    note({"event": "after_new_version", "level": state["level"], "model_version": state["model_version"]})
+    return events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,66 +184,27 @@ def main() -> None:
         "IMAGING_AI_AUTONOMY_MIN_VERDICTS": str(args.min_verdicts),
     }
     result["settings"] = {"target": args.target, "min_verdicts": args.min_verdicts, "every": args.every}
+    # Later traffic from the home site: its training images (the shipped model has seen them, so this
+    # part shows the mechanics, not accuracy).
+    traffic = [
+        i for i in read_manifest(DATASETS / "cxr-guangzhou-pediatric" / "manifest.csv") if i.split == "train"
+    ]
+    traffic.sort(key=lambda item: stable_fraction(str(item.path), 2))
     with running_server(server_env) as (base_url, process):
         worker = subprocess.Popen(
             [str(Path(sys.executable).parent / "imaging-ai"), "worker"], env=_process_env(process)
         )
         try:
-            with signed_in_client(base_url, timeout=600) as client:
-                result["home"] = replay_site(client, home[:400], "guangzhou", args.every)
+            with signed_in_client(base_url, timeout=900) as client:
+                result["home"] = replay_site(client, home, "guangzhou", args.every)
                 result["nih"] = replay_site(client, nih[:400], "nih", args.every)
-                home_state = site_state(client, "guangzhou")
-                result["home_recommendation"] = home_state["recommendation"]
-                events: list[dict[str, Any]] = []
-                if home_state["recommendation"]["level"] != "supervised":
-                    applied = apply(
-                        client, "guangzhou", home_state["recommendation"]["level"], "replay: evidence met"
-                    )
-                    events.append(
-                        {"event": "applied", "status": applied.status_code, "body": applied.json()["level"]}
-                    )
-                    # Normal traffic continues under the level: how many answers are final at once?
-                    finals = []
-                    for item in home[400:500]:
-                        prediction = send(client, item, "guangzhou")
-                        finals.append(prediction["status"] == "final")
-                        if prediction["status"] != "final" or prediction["audit_sample"]:
-                            review(client, prediction, item.label)
-                    events.append({"event": "traffic", "cases": len(finals), "final_at_once": sum(finals)})
-                    # Images from another site arrive under this site's name.
-                    for count, item in enumerate(nih[400:], start=1):
-                        send(client, item, "guangzhou")
-                        state = site_state(client, "guangzhou")
-                        if state["level"] == "supervised":
-                            events.append(
-                                {
-                                    "event": "drift_fallback",
-                                    "foreign_images": count,
-                                    "psi": state["drift"]["score"],
-                                }
-                            )
-                            break
-                    else:
-                        events.append(
-                            {"event": "no_drift_fallback", "psi": site_state(client, "guangzhou")["drift"]}
-                        )
-                # A new version of the model: train on the NIH verdicts, promote, watch every level drop.
-                job = wait_for_job(
-                    client, client.post("/api/v1/training-jobs", json={"task": TASK}).json()["id"]
-                )
-                events.append(
-                    {
-                        "event": "training",
-                        "decision": job.get("decision"),
-                        "reason": job.get("decision_reason"),
-                    }
-                )
+                result["events"] = events = scenario(client, traffic, nih[400:])
                 result["alerts"] = client.get("/api/v1/alerts", params={"task": TASK}).json()
-                result["events"] = events
                 result["final_sites"] = [
                     {"site": s["site"], "level": s["level"], "recommendation": s["recommendation"]}
                     for s in client.get(f"/api/v1/tasks/{TASK}/autonomy").json()["sites"]
                 ]
+                print(json.dumps(events), flush=True)
         finally:
             worker.terminate()
             worker.wait(timeout=60)
