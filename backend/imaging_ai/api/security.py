@@ -22,8 +22,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from imaging_ai.api.deps import AuthenticatorDep, client_address
+from imaging_ai.api.deps import StateDep, client_address
 from imaging_ai.errors import DomainError
+from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.authentication import Authenticator
 from imaging_ai.services.identity import Permission, Principal
 
@@ -86,11 +87,15 @@ class Requires(RoutePolicy):
     def __call__(
         self,
         request: Request,
-        authenticator: AuthenticatorDep,
+        state: StateDep,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         session_token: Annotated[str | None, Depends(_session_cookie)],
     ) -> Principal:
-        principal = authenticate(request, authenticator, bearer, session_token)
+        # Its own short transaction, not the request's: on SQLite every transaction holds the write
+        # lock, and the request's would then span the upload, decoding and inference, serialising
+        # every request (and leaving micro-batching nothing to batch).
+        with transaction(state.session_factory) as session:
+            principal = authenticate(request, Authenticator(session), bearer, session_token)
         if self.permission is not None and not principal.can(self.permission):
             raise ForbiddenError(
                 "Your account is not allowed to do this.", details={"required": self.permission.value}
