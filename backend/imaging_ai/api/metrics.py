@@ -1,5 +1,6 @@
 """Prometheus metrics: request rates and latencies (by route template, never by id), predictions by
-autonomy level, and, read from the database at scrape time, training jobs, worklist depth and levels."""
+autonomy level, and, read at scrape time (`Monitoring.operational_counts`), training jobs, worklist depth
+and levels."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from imaging_ai.persistence.models import AUTONOMY_LEVELS, AutonomyPolicy, Prediction, TrainingJob
+from imaging_ai.services.monitoring import OperationalCounts
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(
@@ -52,23 +51,14 @@ def observe_prediction(task: str, level: str, final: bool) -> None:
     PREDICTIONS.labels(task, level, "true" if final else "false").inc()
 
 
-def render_metrics(session_factory: sessionmaker[Session]) -> tuple[bytes, str]:
-    with session_factory() as session:
-        TRAINING_JOBS.clear()
-        for status, count in session.execute(
-            select(TrainingJob.status, func.count()).group_by(TrainingJob.status)
-        ).all():
-            TRAINING_JOBS.labels(status).set(count)
-        WORKLIST.clear()
-        waiting = or_(
-            Prediction.status == "pending_review",
-            (Prediction.status == "final") & Prediction.audit_sample.is_(True),
-        )
-        for task, count in session.execute(
-            select(Prediction.task, func.count()).where(waiting).group_by(Prediction.task)
-        ).all():
-            WORKLIST.labels(task).set(count)
-        LEVEL.clear()
-        for policy in session.scalars(select(AutonomyPolicy)).all():
-            LEVEL.labels(policy.task, policy.site).set(AUTONOMY_LEVELS.index(policy.level))
+def render_metrics(counts: OperationalCounts) -> tuple[bytes, str]:
+    TRAINING_JOBS.clear()
+    for status, count in counts.training_jobs.items():
+        TRAINING_JOBS.labels(status).set(count)
+    WORKLIST.clear()
+    for task, count in counts.worklist_depth.items():
+        WORKLIST.labels(task).set(count)
+    LEVEL.clear()
+    for (task, site), level in counts.levels.items():
+        LEVEL.labels(task, site).set(level)
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import Prediction
@@ -22,6 +22,13 @@ class PredictionFilter:
     autonomy_level: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+
+
+WAITING_FOR_A_CLINICIAN = or_(
+    Prediction.status == "pending_review",
+    (Prediction.status == "final") & Prediction.audit_sample.is_(True),
+)
+"""Worklist membership: waiting for review, or finalised automatically but drawn for audit."""
 
 
 class PredictionRepository:
@@ -47,6 +54,31 @@ class PredictionRepository:
             .offset(offset)
         ).all()
         return items, int(total)
+
+    def waiting(self, *, task: str | None, site: str | None, level: str | None) -> Sequence[Prediction]:
+        query = select(Prediction).where(WAITING_FOR_A_CLINICIAN)
+        if task is not None:
+            query = query.where(Prediction.task == task)
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        if level is not None:
+            query = query.where(Prediction.autonomy_level == level)
+        return self.session.scalars(query).all()
+
+    def waiting_counts(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(Prediction.task, func.count()).where(WAITING_FOR_A_CLINICIAN).group_by(Prediction.task)
+        ).all()
+        return {task: int(count) for task, count in rows}
+
+    def in_order(self, task: str, *, site: str | None, model_version: str | None) -> Sequence[Prediction]:
+        """Oldest first."""
+        filters = PredictionFilter(task=task, site=site, model_version=model_version)
+        return self.session.scalars(
+            select(Prediction)
+            .where(*self._conditions(filters))
+            .order_by(Prediction.created_at, Prediction.id)
+        ).all()
 
     @staticmethod
     def _conditions(filters: PredictionFilter) -> list[ColumnElement[bool]]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import TrainingJob
@@ -84,3 +84,9 @@ class TrainingJobRepository:
         return self.session.scalars(
             select(TrainingJob).where(TrainingJob.candidate_version_id == version_id)
         ).first()
+
+    def counts_by_status(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(TrainingJob.status, func.count()).group_by(TrainingJob.status)
+        ).all()
+        return {status: int(count) for status, count in rows}

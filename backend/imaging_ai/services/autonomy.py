@@ -14,16 +14,17 @@ when the audited agreement's upper bound falls below the target, when another ve
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.persistence.audit import record_audit_event
+from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ANY_SITE, AUTONOMY_LEVELS, Alert, AutonomyPolicy, Prediction
 from imaging_ai.persistence.reviews import reviewed_predictions
@@ -134,12 +135,13 @@ class AutonomyService:
         self.defaults = defaults
         self.rng = rng or random.SystemRandom()
         self.versions = ModelVersionRepository(session)
+        self.policies = AutonomyRepository(session)
 
     # --- the level in force, and what it does to a new prediction ------------------------------------
 
     def level_for(self, task: str, site: str | None) -> LevelInForce:
         for key in ([site] if site else []) + [ANY_SITE]:
-            policy = self.session.get(AutonomyPolicy, (task, key))
+            policy = self.policies.policy(task, key)
             if policy is not None:
                 return LevelInForce(
                     policy.level,
@@ -224,13 +226,7 @@ class AutonomyService:
     def overview(self, task: str) -> list[SiteAutonomy]:
         """The task-wide entry (`*`, every site pooled) and one per site that has sent images."""
         get_task(task)
-        sites = self.session.scalars(
-            select(Prediction.site).where(Prediction.task == task, Prediction.site.is_not(None)).distinct()
-        ).all()
-        configured = self.session.scalars(
-            select(AutonomyPolicy.site).where(AutonomyPolicy.task == task)
-        ).all()
-        keys = sorted({str(s) for s in sites} | {str(s) for s in configured} - {ANY_SITE})
+        keys = sorted(self.policies.known_sites(task) - {ANY_SITE})
         return [self.site_autonomy(task, ANY_SITE)] + [self.site_autonomy(task, key) for key in keys]
 
     # --- changes: by an administrator, or automatic fall-back -----------------------------------------
@@ -285,7 +281,7 @@ class AutonomyService:
     def check_after_verdict(self, task: str, site: str | None) -> None:
         """Falls back when the audited agreement's upper bound is below the target."""
         for key in ([site] if site else []) + [ANY_SITE]:
-            policy = self.session.get(AutonomyPolicy, (task, key))
+            policy = self.policies.policy(task, key)
             if policy is None or policy.level == "supervised":
                 continue
             audited = self.site_autonomy(task, key).evidence.audited
@@ -319,15 +315,10 @@ class AutonomyService:
     # --- alerts -------------------------------------------------------------------------------------
 
     def alerts(self, *, task: str | None, open_only: bool, limit: int, offset: int) -> Sequence[Alert]:
-        query = select(Alert).order_by(Alert.created_at.desc(), Alert.id).limit(limit).offset(offset)
-        if task is not None:
-            query = query.where(Alert.task == task)
-        if open_only:
-            query = query.where(Alert.acknowledged_at.is_(None))
-        return self.session.scalars(query).all()
+        return self.policies.alerts(task=task, open_only=open_only, limit=limit, offset=offset)
 
-    def acknowledge(self, actor: Actor, alert_id: Any) -> Alert:
-        alert = self.session.get(Alert, alert_id)
+    def acknowledge(self, actor: Actor, alert_id: uuid.UUID) -> Alert:
+        alert = self.policies.alert(alert_id)
         if alert is None:
             raise UnknownAlertError("No alert with this id.", details={"alert_id": str(alert_id)})
         if alert.acknowledged_at is None:
@@ -350,11 +341,12 @@ def set_level(
     action: str,
 ) -> None:
     """Writes a site's (or the task-wide) level, with an audit event. `audit_fraction` None keeps it."""
-    policy = session.get(AutonomyPolicy, (task, site))
-    before = policy.level if policy else "supervised"
-    if policy is None:
-        policy = AutonomyPolicy(task=task, site=site, audit_fraction=AutonomyPolicyDefaults.audit_fraction)
-        session.add(policy)
+    policies = AutonomyRepository(session)
+    existing = policies.policy(task, site)
+    before = existing.level if existing else "supervised"
+    policy = existing or AutonomyPolicy(
+        task=task, site=site, audit_fraction=AutonomyPolicyDefaults.audit_fraction
+    )
     policy.level = level
     policy.confidence_threshold = threshold
     if audit_fraction is not None:
@@ -363,6 +355,8 @@ def set_level(
     policy.changed_by = actor.username
     policy.reason = reason
     policy.changed_at = datetime.now(UTC)
+    if existing is None:
+        policies.add_policy(policy)
     session.flush()
     record_audit_event(
         session,
@@ -391,16 +385,14 @@ def fall_back(
         version=None,
         action="autonomy.fallback",
     )
-    session.add(Alert(task=task, site=site, kind=kind, message=message, details=details))
-    session.flush()
+    AutonomyRepository(session).add_alert(
+        Alert(task=task, site=site, kind=kind, message=message, details=details)
+    )
 
 
 def fall_back_on_promotion(session: Session, task: str, version_id: str) -> None:
     """A new active version has no evidence of its own yet: every raised level of the task drops."""
-    policies = session.scalars(
-        select(AutonomyPolicy).where(AutonomyPolicy.task == task, AutonomyPolicy.level != "supervised")
-    ).all()
-    for policy in policies:
+    for policy in AutonomyRepository(session).raised_policies(task):
         fall_back(
             session,
             task,

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import Prediction
+from imaging_ai.persistence.models import AUTONOMY_LEVELS, Prediction
+from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
+from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.services.drift import DriftMonitor
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.statistics import (
@@ -38,6 +40,18 @@ class MetricsPoint:
 
 
 @dataclass(frozen=True)
+class OperationalCounts:
+    """What the Prometheus gauges report, read at scrape time."""
+
+    training_jobs: dict[str, int]
+    """Jobs by status."""
+    worklist_depth: dict[str, int]
+    """Cases waiting for a clinician, by task."""
+    levels: dict[tuple[str, str], int]
+    """Level in force by (task, site): 0 supervised, 1 semi-autonomous, 2 autonomous."""
+
+
+@dataclass(frozen=True)
 class MetricsSeries:
     site: str | None
     model_version: str
@@ -53,15 +67,9 @@ class Monitoring:
         self, task: str, *, bucket: Bucketing, cases_per_bucket: int, site: str | None, version: str | None
     ) -> list[MetricsSeries]:
         spec = get_task(task)
-        query = (
-            select(Prediction).where(Prediction.task == task).order_by(Prediction.created_at, Prediction.id)
-        )
-        if site is not None:
-            query = query.where(Prediction.site == site)
-        if version is not None:
-            query = query.where(Prediction.model_version_id == version)
         groups: dict[tuple[str | None, str], list[Prediction]] = defaultdict(list)
-        for prediction in self.session.scalars(query).all():
+        predictions = PredictionRepository(self.session).in_order(task, site=site, model_version=version)
+        for prediction in predictions:
             groups[(prediction.site, prediction.model_version_id)].append(prediction)
         reviewed_by_id: dict[object, ReviewedPrediction] = {
             case.prediction_id: case
@@ -95,6 +103,16 @@ class Monitoring:
                 )
             result.append(MetricsSeries(group_site, group_version, points))
         return result
+
+    def operational_counts(self) -> OperationalCounts:
+        return OperationalCounts(
+            training_jobs=TrainingJobRepository(self.session).counts_by_status(),
+            worklist_depth=PredictionRepository(self.session).waiting_counts(),
+            levels={
+                (policy.task, policy.site): AUTONOMY_LEVELS.index(policy.level)
+                for policy in AutonomyRepository(self.session).all_policies()
+            },
+        )
 
     def active_version(self, task: str) -> str | None:
         active = ModelVersionRepository(self.session).active(task)

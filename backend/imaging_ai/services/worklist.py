@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Prediction
+from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.services.tasks import get_task
 
@@ -53,19 +53,7 @@ class Worklist:
         if task is not None:
             get_task(task)
         now = now or datetime.now(UTC)
-        query = select(Prediction).where(
-            or_(
-                Prediction.status == "pending_review",
-                (Prediction.status == "final") & Prediction.audit_sample.is_(True),
-            )
-        )
-        if task is not None:
-            query = query.where(Prediction.task == task)
-        if site is not None:
-            query = query.where(Prediction.site == site)
-        if level is not None:
-            query = query.where(Prediction.autonomy_level == level)
-        candidates = self.session.scalars(query).all()
+        candidates = PredictionRepository(self.session).waiting(task=task, site=site, level=level)
         rates = self._site_disagreement(candidates)
         items = [self._item(p, rates.get((p.task, p.site), 0.5), now) for p in candidates]
         items.sort(key=lambda item: (-item.priority, item.prediction.created_at, str(item.prediction.id)))

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from imaging_ai.api.deps import MonitoringDep, StateDep
+from imaging_ai.api.deps import MonitoringDep
 from imaging_ai.api.metrics import render_metrics
 from imaging_ai.api.schemas.autonomy import (
     Calibration,
@@ -76,6 +76,6 @@ def task_calibration(
     dependencies=[PUBLIC],
     include_in_schema=False,
 )
-def prometheus_metrics(state: StateDep) -> Response:
-    body, content_type = render_metrics(state.session_factory)
+def prometheus_metrics(monitoring: MonitoringDep) -> Response:
+    body, content_type = render_metrics(monitoring.operational_counts())
     return Response(content=body, media_type=content_type)
