@@ -27,10 +27,11 @@ from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ANY_SITE, AUTONOMY_LEVELS, Alert, AutonomyPolicy, Prediction
-from imaging_ai.persistence.reviews import reviewed_predictions
+from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
 from imaging_ai.services.drift import DriftMonitor, DriftReport
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.identity import Actor, SystemActor
+from imaging_ai.services.statistics import wilson
 from imaging_ai.services.tasks import get_task
 
 RANK = {level: rank for rank, level in enumerate(AUTONOMY_LEVELS)}
@@ -193,14 +194,7 @@ class AutonomyService:
             if active
             else []
         )
-        since = level.changed_at
-        audited = [
-            case
-            for case in reviewed
-            if case.audit_sample
-            and case.autonomy_level == level.level
-            and (since is None or case.created_at >= since)
-        ]
+        audited = audited_under(level, reviewed)
         evidence = gather(
             spec,
             reviewed,
@@ -284,7 +278,17 @@ class AutonomyService:
             policy = self.policies.policy(task, key)
             if policy is None or policy.level == "supervised":
                 continue
-            audited = self.site_autonomy(task, key).evidence.audited
+            # Only the audits since the level was set: this runs after every verdict at the site.
+            site_filter = None if key == ANY_SITE else key
+            active = self.versions.active(task)
+            recent = (
+                reviewed_predictions(
+                    self.session, task, model_version=active.id, site=site_filter, since=policy.changed_at
+                )
+                if active
+                else []
+            )
+            audited = wilson(*_agreed_of(audited_under(self.level_for(task, site_filter), recent)))
             if audited.high is not None and audited.high < self.defaults.target:
                 fall_back(
                     self.session,
@@ -325,6 +329,21 @@ class AutonomyService:
             alert.acknowledged_at = datetime.now(UTC)
             alert.acknowledged_by = actor.username
         return alert
+
+
+def audited_under(level: LevelInForce, reviewed: Sequence[ReviewedPrediction]) -> list[ReviewedPrediction]:
+    """The reviewed answers that were finalised automatically under the level and drawn for audit."""
+    return [
+        case
+        for case in reviewed
+        if case.audit_sample
+        and case.autonomy_level == level.level
+        and (level.changed_at is None or case.created_at >= level.changed_at)
+    ]
+
+
+def _agreed_of(cases: Sequence[ReviewedPrediction]) -> tuple[int, int]:
+    return sum(case.agreed for case in cases), len(cases)
 
 
 def set_level(

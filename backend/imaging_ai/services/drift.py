@@ -53,13 +53,16 @@ class DriftReport:
 
 
 class ReferenceCache:
-    """Reference histograms of the source data, per root version: read once, kept on disk."""
+    """Reference histograms, shared by the process's requests: the source data's per root version
+    (read once, kept on disk), and each version's per site (kept in memory)."""
 
     def __init__(self, directory: Path, datasets_dir: Path, max_pixels: int) -> None:
         self.directory = directory
         self.datasets_dir = datasets_dir
         self.max_pixels = max_pixels
         self._memory: dict[str, list[float]] = {}
+        self.versions: dict[tuple[str, str | None], tuple[list[float] | None, str]] = {}
+        """Per (version, site): the reference and its kind (see `DriftMonitor.reference`)."""
         self._lock = threading.Lock()
 
     def source_histogram(self, session: Session, task: str, version_id: str) -> list[float] | None:
@@ -109,7 +112,22 @@ class DriftMonitor:
         )
 
     def reference(self, task: str, site: str | None, version_id: str) -> tuple[list[float] | None, str]:
-        """The version's training-data histogram for the site, and which part of the data it is."""
+        """The version's training-data histogram for the site, and which part of the data it is.
+
+        Computed once per (version, site) and kept: a version's training data never changes, and this
+        runs after every prediction at a site that is not supervised.
+        """
+        key = (version_id, site)
+        cached = self.references.versions.get(key)
+        if cached is None:
+            cached = self._compute_reference(task, site, version_id)
+            if cached[1] != "none":
+                self.references.versions[key] = cached
+        return cached
+
+    def _compute_reference(
+        self, task: str, site: str | None, version_id: str
+    ) -> tuple[list[float] | None, str]:
         job = TrainingJobRepository(self.session).by_candidate(version_id)
         case_ids = [str(i) for i in (job.training_set or {}).get("case_ids", [])] if job else []
         trained = histograms_of(self.session, [uuid.UUID(i) for i in case_ids])
