@@ -21,7 +21,7 @@ from imaging_ai.errors import DomainError
 from imaging_ai.persistence.api_keys import ApiKeyRepository
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.auth_sessions import AuthSessionRepository, LoginAttemptRepository
-from imaging_ai.persistence.models import AuthSession, User
+from imaging_ai.persistence.models import ApiKey, AuthSession, User
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.persistence.users import UserRepository
 from imaging_ai.services import passwords
@@ -80,20 +80,28 @@ def normalise_username(username: str) -> str:
 
 
 def principal_of_user(
-    user: User, *, client_address: str | None, session: AuthSession | None = None
+    user: User,
+    *,
+    client_address: str | None,
+    session: AuthSession | None = None,
+    api_key: ApiKey | None = None,
 ) -> Principal:
+    """A person acts with their roles' permissions; an API key with exactly its scopes."""
     return Principal(
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
         kind="service" if user.kind == "service" else "person",
-        roles=tuple(user.role_names),
-        permissions=permissions_of_roles(user.role_names),
-        credential="session",
+        roles=() if api_key else tuple(user.role_names),
+        permissions=permissions_of_scopes(api_key.scopes)
+        if api_key
+        else permissions_of_roles(user.role_names),
+        credential="api_key" if api_key else "session",
         client_address=client_address,
         session_id=session.id if session else None,
         csrf_token=session.csrf_token if session else None,
         session_expires_at=session.expires_at if session else None,
+        api_key_id=api_key.id if api_key else None,
     )
 
 
@@ -225,17 +233,7 @@ class Authenticator:
             return None
         if record.last_used_at is None or now - record.last_used_at >= _LAST_USED_RESOLUTION:
             record.last_used_at = now
-        return Principal(
-            user_id=user.id,
-            username=user.username,
-            display_name=user.display_name,
-            kind="service" if user.kind == "service" else "person",
-            roles=(),
-            permissions=permissions_of_scopes(list(record.scopes)),
-            credential="api_key",
-            client_address=client_address,
-            api_key_id=record.id,
-        )
+        return principal_of_user(user, client_address=client_address, api_key=record)
 
     def sign_out(self, principal: Principal) -> None:
         if principal.session_id is None:

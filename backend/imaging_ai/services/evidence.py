@@ -34,11 +34,12 @@ def gather(
     task: TaskSpec,
     reviewed: Sequence[ReviewedPrediction],
     *,
-    target: float,
+    target: float | None,
     min_verdicts: int,
     threshold: float | None,
     audited: Sequence[ReviewedPrediction],
 ) -> Evidence:
+    """`target` None: no autonomy question is asked (monitoring), so no threshold is searched for."""
     agreement = wilson(sum(case.agreed for case in reviewed), len(reviewed))
     sensitivity = specificity = None
     if task.is_binary and task.positive_label is not None:
@@ -51,7 +52,11 @@ def gather(
     if threshold is not None:
         members = [case for case in reviewed if case.confidence >= threshold]
         above = wilson(sum(case.agreed for case in members), len(members))
-    meeting, meeting_evidence = threshold_for(reviewed, target=target, min_verdicts=min_verdicts)
+    meeting, meeting_evidence = (
+        threshold_for(reviewed, target=target, min_verdicts=min_verdicts)
+        if target is not None
+        else (None, None)
+    )
     return Evidence(
         verdicts=len(reviewed),
         agreement=agreement,

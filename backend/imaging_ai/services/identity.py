@@ -8,6 +8,7 @@ give verdicts or change models.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -35,18 +36,16 @@ SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 
-def permissions_of_roles(roles: list[str] | tuple[str, ...]) -> frozenset[Permission]:
-    granted: set[Permission] = set()
-    for role in roles:
-        granted |= ROLE_PERMISSIONS.get(role, frozenset())
-    return frozenset(granted)
+def permissions_of_roles(roles: Iterable[str]) -> frozenset[Permission]:
+    return _granted(ROLE_PERMISSIONS, roles)
 
 
-def permissions_of_scopes(scopes: list[str] | tuple[str, ...]) -> frozenset[Permission]:
-    granted: set[Permission] = set()
-    for scope in scopes:
-        granted |= SCOPE_PERMISSIONS.get(scope, frozenset())
-    return frozenset(granted)
+def permissions_of_scopes(scopes: Iterable[str]) -> frozenset[Permission]:
+    return _granted(SCOPE_PERMISSIONS, scopes)
+
+
+def _granted(grants: dict[str, frozenset[Permission]], names: Iterable[str]) -> frozenset[Permission]:
+    return frozenset().union(*(grants.get(name, frozenset()) for name in names))
 
 
 @dataclass(frozen=True)

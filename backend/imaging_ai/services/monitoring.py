@@ -96,7 +96,7 @@ class Monitoring:
                         predictions=len(chunk),
                         finalised_automatically=sum(p.finalized_by is not None for p in chunk),
                         evidence=gather(
-                            spec, reviewed, target=1.0, min_verdicts=10**9, threshold=None, audited=[]
+                            spec, reviewed, target=None, min_verdicts=0, threshold=None, audited=[]
                         ),
                         drift_psi=psi,
                     )
