@@ -295,14 +295,10 @@ def _users_password(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from datetime import UTC, datetime, timedelta
-
-    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
-
     def work(accounts: Any) -> dict[str, Any]:
         user = accounts.get_user_by_name(args.user)
         created = accounts.create_api_key(
-            _CLI, user.id, name=args.name, scopes=args.scope, expires_at=expires
+            _CLI, user.id, name=args.name, scopes=args.scope, expires_in_days=args.expires_days or None
         )
         return {
             "id": str(created.record.id),

@@ -45,12 +45,12 @@ def test_sign_in_sets_a_session_cookie_and_a_csrf_token(anonymous_client: TestCl
     me = client.get("/api/v1/auth/me")
     assert me.status_code == 200 and me.json()["csrf_token"] == body["csrf_token"]
     # State changes need the CSRF header; reads do not.
-    verdict_url = "/api/v1/training-jobs"  # any POST: here a clinician's is refused by CSRF first
-    no_header = client.post(verdict_url, json={})
+    post_url = "/api/v1/training-jobs"  # a state change a clinician may not make: CSRF is checked first
+    no_header = client.post(post_url, json={})
     assert no_header.status_code == 403 and no_header.json()["error"]["code"] == "csrf_failed"
-    wrong = client.post(verdict_url, json={}, headers={CSRF_HEADER: "forged"})
+    wrong = client.post(post_url, json={}, headers={CSRF_HEADER: "forged"})
     assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "csrf_failed"
-    right = client.post(verdict_url, json={}, headers={CSRF_HEADER: body["csrf_token"]})
+    right = client.post(post_url, json={}, headers={CSRF_HEADER: body["csrf_token"]})
     assert right.status_code == 403 and right.json()["error"]["code"] == "forbidden"  # a clinician
     assert ("dr.lee", "auth.login", None) in audit_actions(client)
 

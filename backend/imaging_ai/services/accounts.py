@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -186,8 +186,9 @@ class AccountService:
         *,
         name: str,
         scopes: Sequence[str],
-        expires_at: datetime | None = None,
+        expires_in_days: int | None = None,
     ) -> NewApiKey:
+        """`expires_in_days` None: the key never expires."""
         user = self.get_user(user_id)
         if user.kind != "service":
             raise InvalidAccountError(
@@ -198,8 +199,9 @@ class AccountService:
             raise InvalidAccountError(
                 "An API key needs one or more scopes.", details={"allowed": list(API_KEY_SCOPES)}
             )
-        if expires_at is not None and expires_at <= datetime.now(UTC):
+        if expires_in_days is not None and expires_in_days <= 0:
             raise InvalidAccountError("An API key's expiry must be in the future.")
+        expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
         key, prefix = new_api_key()
         record = self.keys.add(
             ApiKey(

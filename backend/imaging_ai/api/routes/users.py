@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -118,11 +117,8 @@ def list_api_keys(
 def create_api_key(
     user_id: uuid.UUID, body: ApiKeyCreate, admin: IsAdmin, accounts: AccountServiceDep
 ) -> ApiKeyCreated:
-    expires_at = (
-        datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days is not None else None
-    )
     created = accounts.create_api_key(
-        admin, user_id, name=body.name, scopes=body.scopes, expires_at=expires_at
+        admin, user_id, name=body.name, scopes=body.scopes, expires_in_days=body.expires_in_days
     )
     return ApiKeyCreated(**ApiKeyPublic.from_record(created.record).model_dump(), key=created.key)
 
