@@ -27,6 +27,8 @@ EXPECTED_TABLES = {
     "login_attempts",
     "autonomy_policies",
     "alerts",
+    "site_versions",
+    "operating_points",
 }
 
 

@@ -80,11 +80,40 @@ class Settings(BaseSettings):
         ge=0,
         description="New verified training cases of a task that start a training job (0: never).",
     )
-    gate_source_margin: float = Field(
-        default=0.01, ge=0, le=1, description="Largest source-test AUC drop a promoted candidate may have."
+    gate_noninferiority_margin: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Promotion gate: the lower 95% bound of the paired AUC difference (candidate minus "
+        "active, patients resampled) must be above minus this, at the site, the other sites and the source.",
+    )
+    gate_superiority_confidence: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1,
+        description="Promotion gate: share of patient resamples in which the candidate's AUC must be higher "
+        "at its site (0.95: equal versions are promoted about 5% of the time).",
+    )
+    gate_sensitivity_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Promotion gate: largest drop of sensitivity at the served operating point (two labels).",
     )
     gate_min_sequestered: int = Field(
         default=20, ge=1, description="Fewest sequestered cases that can prove a candidate better."
+    )
+    operating_point_min_cases: int = Field(
+        default=10,
+        ge=1,
+        description="Fewest verified cases of each label at a site before its own decision threshold is "
+        "chosen; until then the version's own threshold (from its validation data) applies.",
+    )
+    model_cache_size: int = Field(
+        default=6,
+        ge=1,
+        le=64,
+        description="Model versions kept loaded by a serving process (least recent go).",
     )
     worker_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an idle worker looks for jobs."

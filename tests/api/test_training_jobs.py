@@ -13,8 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from imaging_ai.api.app import create_app
+from imaging_ai.ml.comparison import Comparison
+from imaging_ai.ml.tasks import TASKS
 from imaging_ai.persistence.models import AuditEvent, TrainingJob
 from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.gate import GatePolicy, judge
 from imaging_ai.services.worker import Worker
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import write_version
@@ -152,12 +155,20 @@ def test_gate_refuses_a_worse_candidate_promotes_a_better_one_and_rollback_works
     good = client.get(f"/api/v1/training-jobs/{good['id']}").json()
     assert good["status"] == "succeeded", good
     evaluation = good["evaluation"]
-    seq, src = evaluation["sequestered"], evaluation["source_test"]
-    # Whatever the decision, it is the one the rule gives on the recorded numbers.
-    better = seq["candidate"]["auc"] > seq["active"]["auc"]
-    reference = max(src["active"]["auc"], evaluation["root_source_auc"])
-    keeps_source = src["candidate"]["auc"] >= reference - 0.01
-    assert good["decision"] == ("promoted" if better and keeps_source else "held_back"), good[
+    assert evaluation["site"] is None and evaluation["target"]["cases"] == "sequestered: every site"
+    assert evaluation["looks"] == 2  # the broken candidate was the first look at these cases
+    # Whatever the decision, it is the one the rules give on the recorded comparisons.
+    recorded = [_comparison(c) for c in evaluation["others"]]
+    source = next(c for c in recorded if c.cases == "source gate half")
+    again = judge(
+        TASKS[CXR],
+        site=None,
+        target=_comparison(evaluation["target"]),
+        others=[c for c in recorded if c is not source],
+        source_gate=source,
+        policy=GatePolicy(**evaluation["policy"]),
+    )
+    assert good["decision"] == ("promoted" if again.promote_as_default else "held_back"), good[
         "decision_reason"
     ]
     # Sequestered cases were never trained on.
@@ -181,6 +192,11 @@ def test_gate_refuses_a_worse_candidate_promotes_a_better_one_and_rollback_works
     rolled_back = client.post(f"/api/v1/tasks/{CXR}/rollback", json={"reason": "undo override"})
     assert rolled_back.status_code == 200
     assert client.get(f"/api/v1/tasks/{CXR}").json()["active_version"] != bad["candidate_version"]
+
+
+def _comparison(recorded: dict) -> Comparison:  # type: ignore[type-arg]
+    ci = recorded["difference_ci95"]
+    return Comparison(**{**recorded, "difference_ci95": tuple(ci) if ci else None})
 
 
 def _sequestered_ids(client: TestClient, job: dict) -> list[str]:  # type: ignore[type-arg]

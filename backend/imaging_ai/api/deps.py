@@ -23,6 +23,8 @@ from imaging_ai.services.model_catalog import ModelCatalog
 from imaging_ai.services.monitoring import Monitoring
 from imaging_ai.services.prediction import PredictionService
 from imaging_ai.services.promotion import PromotionService
+from imaging_ai.services.serving import ServingService
+from imaging_ai.services.tasks import get_task
 from imaging_ai.services.training_jobs import TrainingJobService
 from imaging_ai.services.worklist import Worklist
 from imaging_ai.settings import Settings
@@ -102,17 +104,30 @@ def get_monitoring(autonomy: AutonomyServiceDep) -> Monitoring:
 MonitoringDep = Annotated[Monitoring, Depends(get_monitoring)]
 
 
+def get_serving_service(state: StateDep, session: SessionDep) -> ServingService:
+    return ServingService(session, min_cases_per_label=state.settings.operating_point_min_cases)
+
+
+ServingServiceDep = Annotated[ServingService, Depends(get_serving_service)]
+
+
 def get_prediction_service(
-    state: StateDep, session: SessionDep, ingestion: IngestionServiceDep, autonomy: AutonomyServiceDep
+    state: StateDep,
+    session: SessionDep,
+    ingestion: IngestionServiceDep,
+    autonomy: AutonomyServiceDep,
+    serving: ServingServiceDep,
 ) -> PredictionService:
-    return PredictionService(session, state.runtime, ingestion, state.settings.heatmaps_dir, autonomy)
+    return PredictionService(
+        session, state.runtime, ingestion, state.settings.heatmaps_dir, autonomy, serving
+    )
 
 
 PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
 
 
-def get_model_catalog(session: SessionDep) -> ModelCatalog:
-    return ModelCatalog(session)
+def get_model_catalog(serving: ServingServiceDep) -> ModelCatalog:
+    return ModelCatalog(serving.session, serving)
 
 
 ModelCatalogDep = Annotated[ModelCatalog, Depends(get_model_catalog)]
@@ -126,11 +141,15 @@ TrainingJobServiceDep = Annotated[TrainingJobService, Depends(get_training_job_s
 
 
 def get_feedback_service(
-    session: SessionDep, jobs: TrainingJobServiceDep, autonomy: AutonomyServiceDep
+    session: SessionDep,
+    jobs: TrainingJobServiceDep,
+    autonomy: AutonomyServiceDep,
+    serving: ServingServiceDep,
 ) -> FeedbackService:
     def after_verdict(prediction: Prediction) -> None:
         autonomy.check_after_verdict(prediction.task, prediction.site)
-        jobs.maybe_start_automatically(prediction.task)
+        serving.refresh_after_verdict(get_task(prediction.task), prediction.site)
+        jobs.maybe_start_automatically(prediction.task, prediction.site)
 
     return FeedbackService(session, on_verdict=after_verdict)
 

@@ -31,7 +31,7 @@ class AppState:
             engine=engine,
             session_factory=create_session_factory(engine),
             blob_store=BlobStore(settings.images_dir),
-            runtime=ModelRuntime(max_batch=settings.inference_max_batch),
+            runtime=ModelRuntime(settings.model_cache_size, max_batch=settings.inference_max_batch),
             drift_references=ReferenceCache(
                 settings.data_dir / "drift", settings.datasets_dir, settings.max_image_pixels
             ),

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from imaging_ai.ml.comparison import ScoredCases
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.loading import LoadedModel
-from imaging_ai.ml.manifest import ManifestItem
+from imaging_ai.ml.manifest import ManifestItem, group_key
 from imaging_ai.ml.metrics import expected_calibration_error, metrics_with_intervals
 
 
@@ -45,3 +46,14 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, list):
         return [_rounded(item) for item in value]
     return value
+
+
+def scored_cases(model: LoadedModel, images: ImageSet) -> ScoredCases:
+    """One version's calibrated probabilities on labelled images, grouped by patient for paired comparison."""
+    positive = model.task.label_index(model.task.positive_label) if model.task.positive_label else None
+    return ScoredCases(
+        probabilities=model.predict_images(images.images).numpy(),
+        labels=images.labels.numpy(),
+        groups=[group_key(item) for item in images.items],
+        positive_index=positive,
+    )

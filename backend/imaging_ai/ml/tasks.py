@@ -17,6 +17,10 @@ class TaskSpec:
     positive_label: str | None
     """For binary tasks, the label whose probability is the score for AUC, sensitivity, specificity."""
     description: str
+    target_sensitivity: float | None = None
+    """Two-label tasks: the sensitivity each site's decision threshold is chosen to meet."""
+    sensitivity_floor: float | None = None
+    """Two-label tasks: no candidate is promoted whose sensitivity at its operating point is lower."""
 
     def label_index(self, label: str) -> int:
         return self.labels.index(label)
@@ -37,6 +41,8 @@ TASKS: dict[str, TaskSpec] = {
             labels=("normal", "pneumonia"),
             positive_label="pneumonia",
             description="Frontal chest radiograph: normal or pneumonia.",
+            target_sensitivity=0.90,
+            sensitivity_floor=0.80,
         ),
         TaskSpec(
             name="brain-mri-tumor",

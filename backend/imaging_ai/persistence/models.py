@@ -38,6 +38,12 @@ ROLES = ("clinician", "admin")
 API_KEY_SCOPES = ("read", "predict")
 AUTONOMY_LEVELS = ("supervised", "semi_autonomous", "autonomous")
 ALERT_KINDS = ("agreement_dropped", "new_version", "input_drift")
+ROUTINGS = ("default", "site")
+"""How a prediction's version was chosen: the task's default, or the site's own promoted version."""
+OPERATING_POINT_SOURCES = ("site", "version", "argmax")
+"""Where a served decision threshold came from: the site's verified cases, the version's validation
+data, or none (the label of highest probability; multi-label tasks, and predictions made before
+per-site operating points)."""
 ANY_SITE = "*"
 """The site key of a task-wide autonomy policy (a site's own policy overrides it)."""
 
@@ -111,6 +117,8 @@ class TrainingJob(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     task: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str | None] = mapped_column(String(128), index=True)
+    """The site whose verified cases the candidate learns from, and where it is judged; null: every site."""
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
     requested_by: Mapped[str | None] = mapped_column(String(128))
@@ -163,9 +171,15 @@ class Prediction(Base):
     """An automatically finalised answer drawn for review anyway, so that measurement never stops."""
     input_histogram: Mapped[list[Any] | None] = mapped_column()
     """Intensity histogram of the image (32 bins), the input-drift statistic."""
+    routing: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
+    decision_threshold: Mapped[float | None] = mapped_column(Float)
+    """The probability of the positive label at or above which it was the served label (two-label tasks)."""
+    operating_point: Mapped[str] = mapped_column(String(16), default="argmax", server_default="argmax")
 
     __table_args__ = (
         CheckConstraint(_one_of("status", PREDICTION_STATUSES), name="status"),
+        CheckConstraint(_one_of("routing", ROUTINGS), name="routing"),
+        CheckConstraint(_one_of("operating_point", OPERATING_POINT_SOURCES), name="operating_point"),
         CheckConstraint(_one_of("autonomy_level", AUTONOMY_LEVELS), name="autonomy_level"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
     )
@@ -351,3 +365,39 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),)
+
+
+class SiteVersion(Base):
+    """The version that serves one site of a task, when it is not the task's default (the active one)."""
+
+    __tablename__ = "site_versions"
+
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"))
+    changed_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OperatingPoint(Base):
+    """The decision threshold a version serves at one site, chosen on that site's verified cases."""
+
+    __tablename__ = "operating_points"
+
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    target_sensitivity: Mapped[float] = mapped_column(Float)
+    sensitivity: Mapped[float | None] = mapped_column(Float)
+    sensitivity_low: Mapped[float | None] = mapped_column(Float)
+    sensitivity_high: Mapped[float | None] = mapped_column(Float)
+    specificity: Mapped[float | None] = mapped_column(Float)
+    positives: Mapped[int] = mapped_column(Integer)
+    negatives: Mapped[int] = mapped_column(Integer)
+    chosen_on: Mapped[str] = mapped_column(String(255))
+    """Which cases: the version's own verified predictions at the site, or a job's held-out site cases."""
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (CheckConstraint("threshold >= 0 AND threshold <= 1", name="threshold_range"),)

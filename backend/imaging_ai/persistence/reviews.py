@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from imaging_ai.persistence.models import Feedback, Prediction
+from imaging_ai.persistence.models import Feedback, Image, Prediction
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class ReviewedPrediction:
     autonomy_level: str
     created_at: datetime
     verdict_at: datetime
+    probabilities: dict[str, float]
+    patient_group: str
+    """The patient (pseudonymous key) or, without one, the image: the unit of every split."""
 
     @property
     def agreed(self) -> bool:
@@ -47,8 +50,9 @@ def reviewed_predictions(
         .subquery()
     )
     query = (
-        select(Prediction, Feedback)
+        select(Prediction, Feedback, Image.patient_key)
         .join(latest, latest.c.prediction_id == Prediction.id)
+        .join(Image, Image.id == Prediction.image_id)
         .join(Feedback, (Feedback.prediction_id == Prediction.id) & (Feedback.sequence == latest.c.sequence))
         .where(Prediction.task == task, Feedback.verdict != "unreadable")
         .order_by(Feedback.created_at, Prediction.id)
@@ -60,7 +64,7 @@ def reviewed_predictions(
     if since is not None:
         query = query.where(Feedback.created_at >= since)
     reviewed = []
-    for prediction, feedback in session.execute(query).all():
+    for prediction, feedback, patient_key in session.execute(query).all():
         label = prediction.predicted_label if feedback.verdict == "agree" else feedback.label
         reviewed.append(
             ReviewedPrediction(
@@ -74,6 +78,8 @@ def reviewed_predictions(
                 autonomy_level=prediction.autonomy_level,
                 created_at=prediction.created_at,
                 verdict_at=feedback.created_at,
+                probabilities=prediction.probabilities,
+                patient_group=f"patient:{patient_key}" if patient_key else f"image:{prediction.image_id}",
             )
         )
     return reviewed

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import TrainingJob
@@ -25,19 +25,38 @@ class TrainingJobRepository:
         self.session.flush()
         return job
 
-    def open_job(self, task: str) -> TrainingJob | None:
-        """A queued or running job of the task, if any."""
+    @staticmethod
+    def _at(site: str | None) -> ColumnElement[bool]:
+        return TrainingJob.site == site if site is not None else TrainingJob.site.is_(None)
+
+    def open_job(self, task: str, site: str | None = None) -> TrainingJob | None:
+        """A queued or running job of the task for the site (None: the every-site job), if any."""
         return self.session.scalars(
-            select(TrainingJob).where(TrainingJob.task == task, TrainingJob.status.in_(("queued", "running")))
+            select(TrainingJob).where(
+                TrainingJob.task == task,
+                self._at(site),
+                TrainingJob.status.in_(("queued", "running")),
+            )
         ).first()
 
-    def latest(self, task: str) -> TrainingJob | None:
+    def latest(self, task: str, site: str | None = None) -> TrainingJob | None:
         return self.session.scalars(
             select(TrainingJob)
-            .where(TrainingJob.task == task)
+            .where(TrainingJob.task == task, self._at(site))
             .order_by(TrainingJob.created_at.desc())
             .limit(1)
         ).first()
+
+    def looks(self, task: str, site: str | None) -> int:
+        """Comparisons already made on the site's sequestered cases: finished jobs that judged a candidate."""
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(TrainingJob)
+                .where(TrainingJob.task == task, self._at(site), TrainingJob.decision.is_not(None))
+            )
+            or 0
+        )
 
     def page(self, *, task: str | None, status: str | None, limit: int, offset: int) -> Sequence[TrainingJob]:
         query = select(TrainingJob)

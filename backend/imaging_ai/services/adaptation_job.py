@@ -1,7 +1,9 @@
 """Running one adaptation job: verified cases -> fine-tuned candidate -> gate -> promote or hold back.
 
-Each step commits its own short transaction, so the API sees progress while the job runs, and a
-crash at any point leaves the active version serving and nothing half-registered.
+The runner owns transactions, the heartbeat and cancellation; the data recipe is `ml/adaptation_data`,
+the comparisons `ml/comparison`, the rules `services/gate`, the card `services/version_card`. Each step
+commits its own short transaction, so the API sees progress while the job runs, and a crash at any
+point leaves every serving version in place and nothing half-registered.
 """
 
 from __future__ import annotations
@@ -12,40 +14,45 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from imaging_ai.ml.adaptation import AdaptationParams, concatenate, fine_tune, replay_count
+from imaging_ai.ml.adaptation import AdaptationParams, fine_tune
+from imaging_ai.ml.adaptation_data import load_plan, plan_adaptation, refusal
+from imaging_ai.ml.comparison import Comparison, compare
 from imaging_ai.ml.data import ImageSet, load_image_set
-from imaging_ai.ml.evaluation import evaluate_image_set
+from imaging_ai.ml.evaluation import scored_cases
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
-from imaging_ai.ml.manifest import ManifestItem, stable_fraction
+from imaging_ai.ml.manifest import ManifestItem
+from imaging_ai.ml.operating_point import ThresholdChoice, choose_threshold
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.ml.training import EpochRecord
 from imaging_ai.persistence.cases import VerifiedCase, verified_cases
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion, TrainingJob
+from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.case_split import counts_by_site_and_label, split_cases
+from imaging_ai.services.gate import GateDecision, GatePolicy, judge
 from imaging_ai.services.identity import SystemActor
-from imaging_ai.services.promotion import GateDecision, GatePolicy, PromotionService, judge
-from imaging_ai.services.source_data import SourceData, root_card, source_data
+from imaging_ai.services.promotion import PromotionService
+from imaging_ai.services.serving import NoServingVersionError, ServingService
+from imaging_ai.services.source_data import SourceData, source_data
 from imaging_ai.services.tasks import get_task
+from imaging_ai.services.version_card import CardInputs, adapted_version_card
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
-from imaging_ai.storage.model_store import read_version, write_version
+from imaging_ai.storage.model_store import StoredVersion, read_version, write_version
 
 logger = logging.getLogger(__name__)
 
-MIN_TRAINING_CASES = 10
-SITE_VALIDATION_FRACTION = 0.15
-REPLAY_POOL_LIMIT = 3000
 HEARTBEAT_SECONDS = 5.0
+UNKNOWN_SITE = "unknown"
 
 
 class JobCancelled(Exception):
@@ -70,6 +77,33 @@ class SourceDataCache:
         return self._sets[key]
 
 
+@dataclass(frozen=True)
+class Served:
+    """A version serving a site (or the task's default), and the threshold it serves there."""
+
+    version_id: str
+    store_path: str
+    threshold: float | None
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    task: TaskSpec
+    site: str | None
+    params: AdaptationParams
+    parent: Served
+    default: Served
+    root: Served | None
+    """The default's lineage root (the shipped version), when it is not the default itself: the source may
+    never fall further than the margin below where the task started, however many promotions follow."""
+    site_thresholds: dict[str, float | None]
+    """The default version's served threshold at each site it serves that has sequestered cases."""
+    training: list[VerifiedCase]
+    sequestered: list[VerifiedCase]
+    source: SourceData | None
+    looks: int
+
+
 def _next_version_name(session: Session, task: str) -> str:
     numbers = [
         int(match.group(1))
@@ -79,12 +113,16 @@ def _next_version_name(session: Session, task: str) -> str:
     return f"{task}.v{max(numbers, default=0) + 1}"
 
 
+def _site_of(case: VerifiedCase) -> str:
+    return case.site or UNKNOWN_SITE
+
+
 def _case_items(cases: Sequence[VerifiedCase], store: BlobStore) -> list[ManifestItem]:
     return [
         ManifestItem(
             path=store.path_for(case.content_sha256),
             label=case.label,
-            site=case.site or "unknown",
+            site=_site_of(case),
             split="verified",
             patient_id=case.group,
         )
@@ -101,7 +139,10 @@ class AdaptationJobRunner:
         self.store = BlobStore(settings.images_dir)
         self.cache = cache
         self.policy = GatePolicy(
-            source_margin=settings.gate_source_margin, min_sequestered=settings.gate_min_sequestered
+            noninferiority_margin=settings.gate_noninferiority_margin,
+            superiority_confidence=settings.gate_superiority_confidence,
+            sensitivity_margin=settings.gate_sensitivity_margin,
+            min_sequestered=settings.gate_min_sequestered,
         )
 
     # --- state changes, each its own transaction ----------------------------------------------------
@@ -131,12 +172,12 @@ class AdaptationJobRunner:
             self._update(
                 job_id, status="cancelled", finished_at=datetime.now(UTC), progress={"stage": "cancelled"}
             )
-        except JobRefused as refusal:
+        except JobRefused as refused:
             self._update(
                 job_id,
                 status="failed",
                 finished_at=datetime.now(UTC),
-                error=str(refusal),
+                error=str(refused),
                 progress={"stage": "refused"},
             )
         except Exception as exc:
@@ -159,51 +200,63 @@ class AdaptationJobRunner:
             except Exception:
                 logger.warning("heartbeat failed", extra={"job_id": str(job_id)})
 
-    def _run(self, job_id: uuid.UUID, started: float) -> None:
+    def _inputs(self, job_id: uuid.UUID) -> JobInputs:
         with transaction(self.session_factory) as session:
             job = session.get(TrainingJob, job_id)
             assert job is not None
             task = get_task(job.task)
-            active = ModelVersionRepository(session).active(task.name)
-            if active is None:
-                raise JobRefused(f"Task {task.name} has no active version to adapt.")
-            params = AdaptationParams(
-                **{k: v for k, v in job.parameters.items() if k in AdaptationParams.__dataclass_fields__}
-            )
+            serving = ServingService(session)
+            try:
+                parent = serving.version_for(task.name, job.site).version
+                default = serving.version_for(task.name, None).version
+            except NoServingVersionError as exc:
+                raise JobRefused(f"Task {task.name} has no active version to adapt.") from exc
             split = split_cases(verified_cases(session, task.name))
-            source = source_data(session, task, active.id, self.settings.datasets_dir)
-            root_metrics = (root_card(session, active.id) or {}).get("metrics")
-            root_source = root_metrics.get("source-test") if isinstance(root_metrics, dict) else None
-            root_source_auc = root_source.get("auc") if isinstance(root_source, dict) else None
-            active_id, active_path = active.id, active.store_path
+            training = [c for c in split.training if job.site is None or c.site == job.site]
+            own_sites = {row.site for row in ServingRepository(session).site_versions(task.name)}
+            default_sites = {_site_of(c) for c in split.sequestered} - own_sites - {job.site or ""}
+            inputs = JobInputs(
+                task=task,
+                site=job.site,
+                params=AdaptationParams(
+                    **{k: v for k, v in job.parameters.items() if k in AdaptationParams.__dataclass_fields__}
+                ),
+                parent=Served(
+                    parent.id, parent.store_path, serving.operating_point(task, job.site, parent).threshold
+                ),
+                root=_root(session, default),
+                default=Served(
+                    default.id, default.store_path, serving.operating_point(task, None, default).threshold
+                ),
+                site_thresholds={
+                    site: serving.operating_point(task, site, default).threshold
+                    for site in sorted(default_sites)
+                },
+                training=training,
+                sequestered=split.sequestered,
+                source=source_data(session, task, default.id, self.settings.datasets_dir),
+                looks=TrainingJobRepository(session).looks(task.name, job.site) + 1,
+            )
             job.training_set = {
-                "case_ids": [str(case.prediction_id) for case in split.training],
-                "counts": counts_by_site_and_label(split.training),
+                "site": job.site,
+                "case_ids": [str(case.prediction_id) for case in training],
+                "counts": counts_by_site_and_label(training),
                 "sequestered_counts": counts_by_site_and_label(split.sequestered),
             }
-            job.progress = {"stage": "loading images", "training_cases": len(split.training)}
-        labels_present = {case.label for case in split.training}
-        if len(split.training) < MIN_TRAINING_CASES or len(labels_present) < 2:
-            raise JobRefused(
-                f"Not enough verified training cases: {len(split.training)} with labels "
-                f"{sorted(labels_present)}; "
-                f"at least {MIN_TRAINING_CASES} with two labels are needed."
-            )
-        parent = load_model(read_version(Path(active_path)))
+            job.progress = {"stage": "loading images", "training_cases": len(training)}
+        return inputs
+
+    def _run(self, job_id: uuid.UUID, started: float) -> None:
+        inputs = self._inputs(job_id)
+        task, params = inputs.task, inputs.params
+        items = _case_items(inputs.training, self.store)
+        refused = refusal(items)
+        if refused is not None:
+            raise JobRefused(refused)
+        parent = load_model(_stored(inputs.parent.store_path))
         size = parent.preprocessing.input_size
-        site_val_cases = [c for c in split.training if stable_fraction(c.group, 7) < SITE_VALIDATION_FRACTION]
-        site_train_cases = [
-            c for c in split.training if stable_fraction(c.group, 7) >= SITE_VALIDATION_FRACTION
-        ]
-        site_train = load_image_set(_case_items(site_train_cases, self.store), task.labels, size)
-        site_val = load_image_set(_case_items(site_val_cases, self.store), task.labels, size)
-        replay_pool, source_validation = self._source_samples(
-            source, task, size, replay_count(len(site_train), params), params.seed
-        )
-        validation = site_val
-        if source_validation is not None and (len(site_val) < 20 or len(set(site_val.labels.tolist())) < 2):
-            # Too few held-out site cases to steer early stopping alone: add some source images.
-            validation = concatenate(site_val, source_validation)
+        plan = plan_adaptation(items, inputs.source.train if inputs.source else None, params)
+        data = load_plan(plan, lambda chosen: load_image_set(chosen, task.labels, size))
 
         def on_epoch(record: EpochRecord) -> None:
             self._progress(job_id, {"stage": "training", **asdict(record), "epochs": params.epochs})
@@ -221,9 +274,9 @@ class AdaptationJobRunner:
 
         result = fine_tune(
             parent,
-            site_train,
-            validation,
-            replay_pool,
+            data.site_train,
+            data.validation,
+            data.replay,
             params=params,
             on_epoch=on_epoch,
             should_stop=should_stop,
@@ -240,15 +293,33 @@ class AdaptationJobRunner:
             preprocessing=parent.preprocessing,
             temperature=result.temperature,
         )
-        sequestered = self._evaluate_sequestered(parent, candidate, split.sequestered, task, size)
-        source_eval = self._evaluate_source(parent, candidate, source, task, size)
-        decision = judge(
-            sequestered=sequestered, source=source_eval, policy=self.policy, root_source_auc=root_source_auc
+        version_threshold = _threshold_on(candidate, data.validation, task, minimum=1)
+        site_threshold = (
+            _threshold_on(
+                candidate, data.site_validation, task, minimum=self.settings.operating_point_min_cases
+            )
+            if inputs.site
+            else None
         )
+        decision = self._judge(inputs, parent, candidate, version_threshold, site_threshold)
         if self._cancel_requested(job_id):
             raise JobCancelled()
-        card = self._card(
-            parent, task, params, result, split.training, site_val_cases, decision, job_id, started
+        card = adapted_version_card(
+            CardInputs(
+                parent=parent,
+                parent_card=_stored(inputs.parent.store_path).card,
+                task=task,
+                site=inputs.site,
+                params=params,
+                plan=plan,
+                counts=counts_by_site_and_label(inputs.training),
+                result=result,
+                version_threshold=version_threshold,
+                validation_size=len(data.validation),
+                decision=decision,
+                job_id=job_id,
+                started=started,
+            )
         )
         stored = write_version(
             self.settings.trained_models_dir,
@@ -258,125 +329,88 @@ class AdaptationJobRunner:
             card=card,
             preprocessing=parent.preprocessing.to_dict(),
         )
-        self._register(job_id, stored.path, stored.weights_sha256, name, active_id, task, decision, started)
+        self._register(
+            job_id, stored.path, stored.weights_sha256, name, inputs, decision, site_threshold, started
+        )
 
-    @staticmethod
-    def _source_samples(
-        source: SourceData | None, task: TaskSpec, size: int, replay_count: int, seed: int
-    ) -> tuple[ImageSet | None, ImageSet | None]:
-        """Disjoint seeded samples of the source training images: ones to replay, and 100 to validate on."""
-        if source is None:
-            return None, None
-        ordered = sorted(source.train, key=lambda item: stable_fraction(str(item.path), seed))
-        replay = load_image_set(ordered[:replay_count], task.labels, size) if replay_count > 0 else None
-        extra = load_image_set(ordered[replay_count : replay_count + 100], task.labels, size)
-        return replay, extra
+    # --- the gate's evidence ---------------------------------------------------------------------------
 
-    def _evaluate_sequestered(
+    def _judge(
         self,
+        inputs: JobInputs,
         parent: LoadedModel,
         candidate: LoadedModel,
-        cases: Sequence[VerifiedCase],
-        task: TaskSpec,
-        size: int,
-    ) -> dict[str, Any]:
-        images = load_image_set(_case_items(cases, self.store), task.labels, size)
-        result: dict[str, Any] = {}
-        if len(images):
-            result = {
-                "active": evaluate_image_set(parent, images),
-                "candidate": evaluate_image_set(candidate, images),
-            }
-        sites: dict[str, Any] = {}
-        for site in sorted({case.site or "unknown" for case in cases}):
-            index = [i for i, case in enumerate(cases) if (case.site or "unknown") == site]
-            subset = ImageSet(
-                images=images.images[index],
-                labels=images.labels[index],
-                items=[images.items[i] for i in index],
+        version_threshold: ThresholdChoice | None,
+        site_threshold: ThresholdChoice | None,
+    ) -> GateDecision:
+        task, size = inputs.task, parent.preprocessing.input_size
+        default = (
+            parent
+            if inputs.default.version_id == parent.version
+            else load_model(_stored(inputs.default.store_path))
+        )
+        own = version_threshold.threshold if version_threshold else None
+        at_site = site_threshold.threshold if site_threshold else own
+        images = load_image_set(_case_items(inputs.sequestered, self.store), task.labels, size)
+        sites = [_site_of(case) for case in inputs.sequestered]
+
+        def subset(keep: Sequence[bool]) -> ImageSet:
+            index = [i for i, kept in enumerate(keep) if kept]
+            return ImageSet(images.images[index], images.labels[index], [images.items[i] for i in index])
+
+        def pair(
+            name: str,
+            cases: ImageSet,
+            active: LoadedModel,
+            active_threshold: float | None,
+            threshold: float | None,
+        ) -> Comparison:
+            return compare(
+                name,
+                scored_cases(active, cases),
+                scored_cases(candidate, cases),
+                task.labels,
+                active_threshold=active_threshold,
+                candidate_threshold=threshold,
             )
-            sites[site] = {
-                "active": evaluate_image_set(parent, subset),
-                "candidate": evaluate_image_set(candidate, subset),
-            }
-        result["sites"] = sites
-        return result
 
-    def _evaluate_source(
-        self,
-        parent: LoadedModel,
-        candidate: LoadedModel,
-        source: SourceData | None,
-        task: TaskSpec,
-        size: int,
-    ) -> dict[str, Any] | None:
-        if source is None or not source.test:
-            return None
-        images = self.cache.get((source.dataset, "test", size), source.test, task.labels)
-        return {
-            "active": evaluate_image_set(parent, images),
-            "candidate": evaluate_image_set(candidate, images),
-        }
+        if inputs.site is None:
+            target = pair("sequestered: every site", images, default, inputs.default.threshold, own)
+        else:
+            mine = subset([site == inputs.site for site in sites])
+            target = pair(f"sequestered: site {inputs.site}", mine, parent, inputs.parent.threshold, at_site)
+        others = [
+            pair(
+                f"sequestered: site {site}",
+                subset([s == site for s in sites]),
+                default,
+                threshold,
+                own,
+            )
+            for site, threshold in inputs.site_thresholds.items()
+        ]
+        source_gate = None
+        if inputs.source is not None and inputs.source.gate_test:
+            gate_images = self.cache.get(
+                (inputs.source.dataset, "gate", size), inputs.source.gate_test, task.labels
+            )
+            source_gate = pair("source gate half", gate_images, default, inputs.default.threshold, own)
+            if inputs.root is not None:
+                root = load_model(_stored(inputs.root.store_path))
+                others.append(
+                    pair("source gate half (base version)", gate_images, root, inputs.root.threshold, own)
+                )
+        return judge(
+            task,
+            site=inputs.site,
+            target=target,
+            others=others,
+            source_gate=source_gate,
+            policy=self.policy,
+            looks=inputs.looks,
+        )
 
-    def _card(
-        self,
-        parent: LoadedModel,
-        task: TaskSpec,
-        params: AdaptationParams,
-        result: Any,
-        training_cases: Sequence[VerifiedCase],
-        validation_cases: Sequence[VerifiedCase],
-        decision: GateDecision,
-        job_id: uuid.UUID,
-        started: float,
-    ) -> dict[str, Any]:
-        evaluation = decision.evaluation
-        metrics: dict[str, Any] = {}
-        if evaluation["sequestered"].get("candidate"):
-            metrics["sequestered"] = evaluation["sequestered"]["candidate"]
-        for site, pair in evaluation["sequestered"].get("sites", {}).items():
-            metrics[f"sequestered:{site}"] = pair["candidate"]
-        if evaluation.get("source_test"):
-            metrics["source-test"] = evaluation["source_test"]["candidate"]
-        parent_card = read_version(Path(self._store_path(parent.version))).card
-        return {
-            "labels": list(task.labels),
-            "modality": task.modality,
-            "architecture": parent.architecture,
-            "input": parent_card.get("input"),
-            "training_data": {
-                "datasets": ["verified cases", *parent_card.get("training_data", {}).get("datasets", [])[:1]],
-                "sites": sorted({case.site or "unknown" for case in training_cases}),
-                "counts_per_label": {"verified_training": counts_by_site_and_label(training_cases)},
-                "replayed_source_images": result.replayed,
-                "split_rule": "verified cases split by pseudonymous patient: ~20% sequestered "
-                "(never trained on); "
-                f"of the rest, {len(validation_cases)} cases held out for early stopping and calibration",
-            },
-            "parent_version": parent.version,
-            "training_job": str(job_id),
-            "training": {
-                "method": "fine-tune from the parent with replay of source training images, class-balanced, "
-                "augmented as base training",
-                "params": asdict(params),
-                "history": [asdict(record) for record in result.training.history],
-                "best_epoch": result.training.best_epoch,
-                "seconds": round(time.perf_counter() - started, 1),
-            },
-            "calibration": {
-                "method": "temperature scaling on held-out verified cases",
-                "temperature": round(result.temperature, 4),
-            },
-            "metrics": metrics,
-            "gate": {"decision": "promoted" if decision.promote else "held_back", "reason": decision.reason},
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-
-    def _store_path(self, version: str) -> str:
-        with self.session_factory() as session:
-            record = ModelVersionRepository(session).get(version)
-            assert record is not None
-            return record.store_path
+    # --- the outcome ------------------------------------------------------------------------------------
 
     def _register(
         self,
@@ -384,44 +418,60 @@ class AdaptationJobRunner:
         path: Path,
         sha256: str,
         name: str,
-        parent_id: str,
-        task: TaskSpec,
+        inputs: JobInputs,
         decision: GateDecision,
+        site_threshold: ThresholdChoice | None,
         started: float,
     ) -> None:
+        task = inputs.task
         with transaction(self.session_factory) as session:
             ModelVersionRepository(session).add(
                 ModelVersion(
                     id=name,
                     task=task.name,
                     status="candidate",
-                    parent_id=parent_id,
+                    parent_id=inputs.parent.version_id,
                     store_path=str(path),
                     weights_sha256=sha256,
                 )
             )
+            serving = ServingService(session)
+            promotion = PromotionService(session)
+            actor = SystemActor(f"training-job:{job_id}")
+            summary = _gate_summary(decision)
+            if decision.promoted:
+                now_parent = serving.version_for(task.name, inputs.site).version.id
+                now_default = serving.version_for(task.name, None).version.id
+                if now_parent != inputs.parent.version_id or (
+                    decision.promote_as_default and now_default != inputs.default.version_id
+                ):
+                    decision = replace(
+                        decision,
+                        promote_for_site=False,
+                        promote_as_default=False,
+                        reason="held back: the serving version changed while training",
+                    )
+            if decision.promote_as_default:
+                promotion.activate(name, actor=actor, reason=decision.reason, metrics=summary)
+            if decision.promote_for_site and inputs.site is not None:
+                promotion.assign_site(name, inputs.site, actor=actor, reason=decision.reason, metrics=summary)
+                if site_threshold is not None:
+                    serving.record(
+                        task,
+                        inputs.site,
+                        name,
+                        site_threshold,
+                        f"{site_threshold.positives + site_threshold.negatives} held-out verified cases of "
+                        f"the site in training job {job_id}",
+                        actor,
+                    )
             job = session.get(TrainingJob, job_id)
             assert job is not None
-            if decision.promote:
-                active = ModelVersionRepository(session).active(task.name)
-                if active is not None and active.id != parent_id:
-                    decision = GateDecision(
-                        False,
-                        f"held back: the active version changed to {active.id} while training",
-                        decision.evaluation,
-                    )
-                else:
-                    PromotionService(session).activate(
-                        name,
-                        actor=SystemActor(f"training-job:{job_id}"),
-                        reason=decision.reason,
-                        metrics=_gate_summary(decision),
-                    )
             job.status = "succeeded"
             job.candidate_version_id = name
-            job.decision = "promoted" if decision.promote else "held_back"
+            job.decision = "promoted" if decision.promoted else "held_back"
             job.decision_reason = decision.reason
-            job.evaluation = decision.evaluation
+            job.evaluation = decision.to_json()
             job.finished_at = datetime.now(UTC)
             job.progress = {
                 **job.progress,
@@ -430,10 +480,41 @@ class AdaptationJobRunner:
             }
 
 
+def _root(session: Session, version: ModelVersion) -> Served | None:
+    versions = ModelVersionRepository(session)
+    root, seen = version, {version.id}
+    while root.parent_id and root.parent_id not in seen and (parent := versions.get(root.parent_id)):
+        root = parent
+        seen.add(root.id)
+    if root.id == version.id:
+        return None
+    return Served(root.id, root.store_path, None)
+
+
+def _stored(store_path: str) -> StoredVersion:
+    return read_version(Path(store_path))
+
+
+def _threshold_on(
+    model: LoadedModel, images: ImageSet, task: TaskSpec, *, minimum: int
+) -> ThresholdChoice | None:
+    """The version's threshold for the task's target sensitivity on held-out cases it never trained on."""
+    if not task.is_binary or task.positive_label is None or task.target_sensitivity is None:
+        return None
+    positive = task.label_index(task.positive_label)
+    labels = images.labels.numpy()
+    if int((labels == positive).sum()) < minimum or int((labels != positive).sum()) < minimum:
+        return None
+    scores = model.predict_images(images.images).numpy()[:, positive]
+    return choose_threshold(scores, labels == positive, task.target_sensitivity)
+
+
 def _gate_summary(decision: GateDecision) -> dict[str, Any]:
-    evaluation = decision.evaluation
-    summary: dict[str, Any] = {}
-    for key, name in (("sequestered", "sequestered"), ("source_test", "source_test")):
-        pair = evaluation.get(key) or {}
-        summary[name] = {side: (pair.get(side) or {}).get("auc") for side in ("active", "candidate")}
-    return summary
+    target = decision.target
+    return {
+        "site": decision.site,
+        "looks": decision.looks,
+        "target": {"active": target.active_auc, "candidate": target.candidate_auc} if target else None,
+        "difference_ci95": list(target.difference_ci95) if target and target.difference_ci95 else None,
+        "probability_better": target.probability_better if target else None,
+    }

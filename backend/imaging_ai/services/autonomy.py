@@ -26,8 +26,16 @@ from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import ANY_SITE, AUTONOMY_LEVELS, Alert, AutonomyPolicy, Prediction
+from imaging_ai.persistence.models import (
+    ANY_SITE,
+    AUTONOMY_LEVELS,
+    Alert,
+    AutonomyPolicy,
+    ModelVersion,
+    Prediction,
+)
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
+from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.drift import DriftMonitor, DriftReport
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.identity import Actor, SystemActor
@@ -136,7 +144,15 @@ class AutonomyService:
         self.defaults = defaults
         self.rng = rng or random.SystemRandom()
         self.versions = ModelVersionRepository(session)
+        self.serving = ServingRepository(session)
         self.policies = AutonomyRepository(session)
+
+    def _serving(self, task: str, site: str | None) -> ModelVersion | None:
+        """The version answering at the site (its own, else the default): the one whose evidence counts."""
+        own = self.serving.site_version(task, site) if site else None
+        if own is not None:
+            return self.versions.get(own.model_version_id)
+        return self.versions.active(task)
 
     # --- the level in force, and what it does to a new prediction ------------------------------------
 
@@ -186,7 +202,7 @@ class AutonomyService:
 
     def site_autonomy(self, task: str, site: str) -> SiteAutonomy:
         spec = get_task(task)
-        active = self.versions.active(task)
+        active = self._serving(task, None if site == ANY_SITE else site)
         level = self.level_for(task, None if site == ANY_SITE else site)
         site_filter = None if site == ANY_SITE else site
         reviewed = (
@@ -280,7 +296,7 @@ class AutonomyService:
                 continue
             # Only the audits since the level was set: this runs after every verdict at the site.
             site_filter = None if key == ANY_SITE else key
-            active = self.versions.active(task)
+            active = self._serving(task, site_filter)
             recent = (
                 reviewed_predictions(
                     self.session, task, model_version=active.id, site=site_filter, since=policy.changed_at
@@ -301,7 +317,7 @@ class AutonomyService:
                 )
 
     def check_drift(self, task: str, site: str | None) -> None:
-        active = self.versions.active(task)
+        active = self._serving(task, site)
         if active is None or site is None:
             return
         report = self.drift.report(task, site, active.id)
@@ -409,14 +425,28 @@ def fall_back(
     )
 
 
-def fall_back_on_promotion(session: Session, task: str, version_id: str) -> None:
-    """A new active version has no evidence of its own yet: every raised level of the task drops."""
+def fall_back_on_promotion(
+    session: Session,
+    task: str,
+    version_id: str,
+    *,
+    site: str | None = None,
+    keep: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """A version newly serving has no evidence of its own yet: the levels it now answers under drop.
+
+    ``site``: the version serves that one site (a site-scoped promotion); otherwise it is the task's new
+    default and every raised level drops except those of the sites in ``keep`` (their own versions).
+    """
     for policy in AutonomyRepository(session).raised_policies(task):
+        if (site is not None and policy.site != site) or (site is None and policy.site in keep):
+            continue
+        where = f" at site {site}" if site else ""
         fall_back(
             session,
             task,
             policy.site,
             "new_version",
-            f"Version {version_id} is now active; its autonomy must be earned again.",
-            {"version": version_id},
+            f"Version {version_id} now serves{where}; its autonomy must be earned again.",
+            {"version": version_id, "site": site},
         )

@@ -19,7 +19,12 @@ _SPLIT_SEED = 20261127  # fixed for the life of a deployment: changing it would 
 
 
 def is_sequestered(case: VerifiedCase) -> bool:
-    return stable_fraction(case.group, _SPLIT_SEED) < SEQUESTERED_FRACTION
+    return is_sequestered_group(case.group)
+
+
+def is_sequestered_group(group: str) -> bool:
+    """``group``: a patient (`patient:<key>`) or, without one, an image (`image:<id>`)."""
+    return stable_fraction(group, _SPLIT_SEED) < SEQUESTERED_FRACTION
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ activates a task's shipped base version when the task has no active version yet,
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.ml.tasks import TASKS, TaskSpec
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.persistence.models import ModelVersion, OperatingPoint
+from imaging_ai.persistence.serving import ServingRepository
+from imaging_ai.services.serving import NoServingVersionError, ServedOperatingPoint, ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
 from imaging_ai.storage.model_store import ModelStoreError, StoredVersion, list_versions, read_version
 
@@ -89,31 +92,81 @@ def sync_store_to_database(session: Session, roots: list[Path]) -> SyncReport:
 
 
 @dataclass(frozen=True)
+class SiteServing:
+    """What one site of a task is served: the version, how it was chosen, and at which threshold."""
+
+    site: str
+    version: str
+    routing: str
+    operating_point: ServedOperatingPoint
+    changed_at: datetime | None = None
+    changed_by: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    spec: TaskSpec
+    default_version: str | None
+    default_operating_point: ServedOperatingPoint | None
+    sites: list[SiteServing]
+
+
+@dataclass(frozen=True)
 class VersionView:
     record: ModelVersion
     card: dict[str, object] | None
     lineage: list[str]
     children: list[str]
+    serving_sites: list[str]
+    operating_points: Sequence[OperatingPoint]
 
 
 class ModelCatalog:
-    """Read side of tasks and versions for the API."""
+    """Read side of tasks, versions and what serves each site, for the API."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, serving: ServingService) -> None:
         self.versions = ModelVersionRepository(session)
+        self.routes = ServingRepository(session)
+        self.serving = serving
 
-    def tasks(self) -> list[tuple[TaskSpec, str | None]]:
-        active = self.versions.active_version_ids()
-        return [(spec, active.get(name)) for name, spec in TASKS.items()]
+    def tasks(self) -> list[TaskView]:
+        return [self.task(name) for name in TASKS]
 
-    def task(self, name: str) -> tuple[TaskSpec, str | None]:
+    def task(self, name: str) -> TaskView:
         spec = get_task(name)
-        active = self.versions.active(name)
-        return spec, active.id if active else None
+        default = self.versions.active(name)
+        sites = []
+        for site in self.routes.known_sites(name):
+            own = self.routes.site_version(name, site)
+            try:
+                served = self.serving.version_for(name, site)
+            except NoServingVersionError:
+                continue
+            sites.append(
+                SiteServing(
+                    site=site,
+                    version=served.version.id,
+                    routing=served.routing,
+                    operating_point=self.serving.operating_point(spec, site, served.version),
+                    changed_at=own.changed_at if own else None,
+                    changed_by=own.changed_by if own else None,
+                    reason=own.reason if own else None,
+                )
+            )
+        return TaskView(
+            spec=spec,
+            default_version=default.id if default else None,
+            default_operating_point=self.serving.operating_point(spec, None, default) if default else None,
+            sites=sites,
+        )
 
-    def versions_of(self, task: str) -> list[tuple[ModelVersion, dict[str, object] | None]]:
+    def versions_of(self, task: str) -> list[tuple[ModelVersion, dict[str, object] | None, list[str]]]:
         get_task(task)
-        return [(version, read_card(version)) for version in self.versions.for_task(task)]
+        return [
+            (version, read_card(version), self.routes.sites_served_by(version.id))
+            for version in self.versions.for_task(task)
+        ]
 
     def version(self, version_id: str) -> VersionView:
         record = self.versions.get(version_id)
@@ -128,7 +181,16 @@ class ModelCatalog:
             parent = self.versions.get(parent_id)
             parent_id = parent.parent_id if parent else None
         children = [v.id for v in self.versions.for_task(record.task) if v.parent_id == record.id]
-        return VersionView(record=record, card=read_card(record), lineage=lineage, children=children)
+        return VersionView(
+            record=record,
+            card=read_card(record),
+            lineage=lineage,
+            children=children,
+            serving_sites=self.routes.sites_served_by(record.id),
+            operating_points=[
+                p for p in self.routes.operating_points(record.task) if p.model_version_id == record.id
+            ],
+        )
 
 
 def read_card(version: ModelVersion) -> dict[str, object] | None:

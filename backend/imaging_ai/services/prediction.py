@@ -1,4 +1,5 @@
-"""Predictions: the active version of a task answers for an image, and the answer is recorded."""
+"""Predictions: the version serving the site answers for an image at the site's operating point, and
+the answer is recorded with the version, the routing that chose it and the threshold it was served at."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.imaging import DecodedImage
 from imaging_ai.imaging.intensity import intensity_histogram
 from imaging_ai.ml.heatmap import grad_cam, overlay_png
-from imaging_ai.ml.loading import LoadedModel
+from imaging_ai.ml.operating_point import served_label_index
 from imaging_ai.ml.preprocessing import tensor_from_decoded
-from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import Image, ModelVersion, Prediction
+from imaging_ai.persistence.models import Image, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
 from imaging_ai.services.autonomy import AutonomyService
 from imaging_ai.services.ingestion import IngestionService
 from imaging_ai.services.model_runtime import ModelRuntime
+from imaging_ai.services.serving import ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task, require_label
 from imaging_ai.storage.blob_store import write_atomically
 
@@ -60,21 +61,16 @@ class PredictionService:
         ingestion: IngestionService,
         heatmap_dir: Path,
         autonomy: AutonomyService,
+        serving: ServingService,
     ) -> None:
         self.autonomy = autonomy
+        self.serving = serving
         self.session = session
         self.runtime = runtime
         self.ingestion = ingestion
         self.predictions = PredictionRepository(session)
         self.versions = ModelVersionRepository(session)
         self.heatmap_dir = heatmap_dir
-
-    def active_model(self, task: TaskSpec) -> tuple[LoadedModel, ModelVersion | None]:
-        active = self.versions.active(task.name)
-        model = self.runtime.serving(
-            task.name, active.id if active else None, active.store_path if active else None
-        )
-        return model, active
 
     def predict(
         self, image: Image, request: PredictionRequest, decoded: DecodedImage | None = None
@@ -88,13 +84,21 @@ class PredictionService:
                 f"this image is {image.modality}.",
                 details={"task": task.name, "image_modality": image.modality},
             )
-        model, _ = self.active_model(task)
+        site = request.site or image.site
+        served = self.serving.version_for(task.name, site)
+        route = f"{task.name}@{site or ''}"
+        model = self.runtime.serving(route, served.version.id, served.version.store_path)
         started = time.perf_counter()
         decoded = decoded or self.ingestion.load(image)
         probabilities = self.runtime.predict(model, tensor_from_decoded(decoded, model.preprocessing))
         inference_ms = (time.perf_counter() - started) * 1000
         values = [float(p) for p in probabilities]
-        best = max(range(len(values)), key=values.__getitem__)
+        # The runtime may have kept serving an earlier version (new weights refused): its own threshold.
+        version = served.version if model.version == served.version.id else self.versions.get(model.version)
+        assert version is not None
+        point = self.serving.operating_point(task, site, version)
+        positive = task.label_index(task.positive_label) if task.positive_label else None
+        best = int(served_label_index(probabilities.numpy()[None, :], positive, point.threshold)[0])
         prediction = Prediction(
             id=uuid.uuid4(),
             image_id=image.id,
@@ -105,7 +109,10 @@ class PredictionService:
             confidence=min(1.0, max(0.0, values[best])),
             uncertainty=round(normalised_entropy(values), 6),
             status="pending_review",
-            site=request.site or image.site,
+            site=site,
+            routing=served.routing if version is served.version else "default",
+            decision_threshold=point.threshold,
+            operating_point=point.source,
             accession_number=request.accession_number,
             external_id=request.external_id,
             inference_ms=round(inference_ms, 2),

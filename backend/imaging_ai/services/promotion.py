@@ -1,16 +1,14 @@
-"""The promotion gate, promotion and rollback.
+"""Promotion and rollback, for one site or for the task's default.
 
-A candidate is promoted automatically only when it is better than the active version on the
-sequestered verified cases (which no version ever trains on) and not worse on the task's source test
-set beyond a margin (so nothing the task knew is forgotten). Otherwise it stays a candidate, with
-the reason written on its job. An administrator may promote or roll back by hand, with a reason;
-every change of the active version is one transaction and one audit event.
+The task's default is its active version: it serves every site without a version of its own. A
+version promoted for a site serves that site only. The gate (`services/gate.py`) promotes
+automatically; an administrator may promote or roll back by hand, with a reason. Every change is one
+transaction and one audit event naming the site, and the autonomy earned under the replaced version
+drops where the new one serves.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +17,8 @@ from sqlalchemy.orm import Session
 from imaging_ai.errors import DomainError
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.persistence.models import ModelVersion, SiteVersion
+from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.autonomy import fall_back_on_promotion
 from imaging_ai.services.identity import Actor
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
@@ -30,95 +29,11 @@ class PromotionError(DomainError):
     code = "promotion_refused"
 
 
-@dataclass(frozen=True)
-class GatePolicy:
-    source_margin: float = 0.01
-    """Largest source-test AUC drop tolerated."""
-    min_sequestered: int = 20
-    """Fewest sequestered cases (with both classes) that can prove a candidate better."""
-
-
-@dataclass
-class GateDecision:
-    promote: bool
-    reason: str
-    evaluation: dict[str, Any] = field(default_factory=dict)
-
-
-def _auc(metrics: dict[str, Any] | None) -> float:
-    value = (metrics or {}).get("auc")
-    return float("nan") if value is None else float(value)
-
-
-def judge(
-    *,
-    sequestered: dict[str, dict[str, Any]],
-    source: dict[str, dict[str, Any]] | None,
-    policy: GatePolicy,
-    root_source_auc: float | None = None,
-) -> GateDecision:
-    """``sequestered``/``source``: {"active": metrics, "candidate": metrics}; sequestered also per site
-    under "sites": {site: {"active": ..., "candidate": ...}}. ``root_source_auc``: the lineage's base
-    version on the same source test set; the margin is measured from the better of it and the active
-    version, so that a chain of promotions cannot each forget a little more."""
-    evaluation = {
-        "sequestered": sequestered,
-        "source_test": source,
-        "root_source_auc": root_source_auc,
-        "policy": policy.__dict__,
-    }
-    pooled_active, pooled_candidate = _auc(sequestered.get("active")), _auc(sequestered.get("candidate"))
-    n = int((sequestered.get("candidate") or {}).get("n") or 0)
-    if n < policy.min_sequestered or math.isnan(pooled_candidate) or math.isnan(pooled_active):
-        return GateDecision(
-            False,
-            f"held back: {n} sequestered cases (both labels needed, at least {policy.min_sequestered}) "
-            "cannot prove the candidate better yet",
-            evaluation,
-        )
-    if pooled_candidate <= pooled_active:
-        return GateDecision(
-            False,
-            f"held back: not better on the sequestered cases (AUC {pooled_candidate:.3f} vs active "
-            f"{pooled_active:.3f}, n={n})",
-            evaluation,
-        )
-    for site, pair in (sequestered.get("sites") or {}).items():
-        site_n = int((pair.get("candidate") or {}).get("n") or 0)
-        site_active, site_candidate = _auc(pair.get("active")), _auc(pair.get("candidate"))
-        if site_n >= policy.min_sequestered and site_candidate < site_active - policy.source_margin:
-            return GateDecision(
-                False,
-                f"held back: worse at site {site} (AUC {site_candidate:.3f} vs {site_active:.3f})",
-                evaluation,
-            )
-    if source is None:
-        return GateDecision(
-            False,
-            "held back: the source test set is unavailable, so forgetting cannot be ruled out",
-            evaluation,
-        )
-    source_active, source_candidate = _auc(source.get("active")), _auc(source.get("candidate"))
-    reference = max(source_active, root_source_auc) if root_source_auc is not None else source_active
-    if math.isnan(source_candidate) or source_candidate < reference - policy.source_margin:
-        return GateDecision(
-            False,
-            f"held back: forgets the source site (source-test AUC {source_candidate:.3f} vs "
-            f"{reference:.3f}, the better of the active and the base version; margin {policy.source_margin})",
-            evaluation,
-        )
-    return GateDecision(
-        True,
-        f"promoted: sequestered AUC {pooled_candidate:.3f} vs {pooled_active:.3f} (n={n}); source-test AUC "
-        f"{source_candidate:.3f} vs {source_active:.3f}",
-        evaluation,
-    )
-
-
 class PromotionService:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.versions = ModelVersionRepository(session)
+        self.serving = ServingRepository(session)
 
     def activate(
         self,
@@ -145,7 +60,8 @@ class PromotionService:
         version.status = "active"
         version.activated_at = datetime.now(UTC)
         self.session.flush()
-        fall_back_on_promotion(self.session, version.task, version.id)
+        own_sites = {row.site for row in self.serving.site_versions(version.task)}
+        fall_back_on_promotion(self.session, version.task, version.id, keep=own_sites)
         record_audit_event(
             self.session,
             actor=actor.username,
@@ -155,6 +71,8 @@ class PromotionService:
             client_address=actor.client_address,
             details={
                 "task": version.task,
+                "site": None,
+                "scope": "default",
                 "previous": current.id if current else None,
                 "reason": reason,
                 "metrics": metrics or {},
@@ -162,9 +80,89 @@ class PromotionService:
         )
         return version
 
-    def rollback(self, task: str, *, actor: Actor, reason: str) -> ModelVersion:
-        """Re-activates the version the active one replaced (its parent, else the latest retired)."""
+    def _usable(self, version_id: str) -> ModelVersion:
+        version = self.versions.get(version_id)
+        if version is None:
+            raise UnknownModelVersionError(
+                f"No model version {version_id!r}.", details={"version": version_id}
+            )
+        if version.status == "rejected":
+            raise PromotionError("A rejected version (weights failed their check) cannot serve.")
+        return version
+
+    def assign_site(
+        self,
+        version_id: str,
+        site: str,
+        *,
+        actor: Actor,
+        reason: str,
+        action: str = "model.promote",
+        metrics: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Makes a version serve one site of its task, in this transaction, with an audit event."""
+        version = self._usable(version_id)
+        current = self.serving.site_version(version.task, site)
+        default = self.versions.active(version.task)
+        serving_now = current.model_version_id if current else (default.id if default else None)
+        if serving_now == version.id and current is not None:
+            raise PromotionError(f"{version.id} already serves site {site}.")
+        self.serving.put_site_version(
+            SiteVersion(
+                task=version.task,
+                site=site,
+                model_version_id=version.id,
+                changed_by=actor.username,
+                reason=reason,
+                changed_at=datetime.now(UTC),
+            )
+        )
+        self._site_changed(version.task, site, serving_now, version.id, actor, reason, action, metrics)
+        return version
+
+    def _site_changed(
+        self,
+        task: str,
+        site: str,
+        before: str | None,
+        after: str,
+        actor: Actor,
+        reason: str,
+        action: str,
+        metrics: dict[str, Any] | None,
+    ) -> None:
+        if before != after:
+            fall_back_on_promotion(self.session, task, after, site=site)
+        record_audit_event(
+            self.session,
+            actor=actor.username,
+            action=action,
+            target_type="model_version",
+            target_id=after,
+            client_address=actor.client_address,
+            details={
+                "task": task,
+                "site": site,
+                "scope": "site",
+                "previous": before,
+                "reason": reason,
+                "metrics": metrics or {},
+            },
+        )
+
+    def promote(self, version_id: str, *, site: str | None, actor: Actor, reason: str) -> ModelVersion:
+        """An administrator's promotion: for one site, or (no site) as the task's default."""
+        if site is None:
+            return self.activate(version_id, actor=actor, reason=reason)
+        return self.assign_site(version_id, site, actor=actor, reason=reason)
+
+    def rollback(self, task: str, *, actor: Actor, reason: str, site: str | None = None) -> ModelVersion:
+        """Without a site: re-activates the default the current one replaced (its parent, else the latest
+        retired). With a site: the site goes back to the version its own was trained from, or to the
+        task's default when that is what it was trained from (the site then has no version of its own)."""
         get_task(task)
+        if site is not None:
+            return self._rollback_site(task, site, actor=actor, reason=reason)
         current = self.versions.active(task)
         if current is None:
             raise PromotionError(f"Task {task} has no active version to roll back.")
@@ -177,3 +175,23 @@ class PromotionService:
         if target is None:
             raise PromotionError(f"{current.id} has no earlier version to roll back to.")
         return self.activate(target.id, actor=actor, reason=reason, action="model.rollback")
+
+    def _rollback_site(self, task: str, site: str, *, actor: Actor, reason: str) -> ModelVersion:
+        own = self.serving.site_version(task, site)
+        if own is None:
+            raise PromotionError(
+                f"Site {site} is served by the task's default; roll back the default instead.",
+                details={"site": site},
+            )
+        current = self.versions.get(own.model_version_id)
+        default = self.versions.active(task)
+        parent = self.versions.get(current.parent_id) if current and current.parent_id else None
+        if parent is None or parent.status == "rejected" or (default is not None and parent.id == default.id):
+            if default is None:
+                raise PromotionError(f"Task {task} has no default version to roll site {site} back to.")
+            self.serving.remove_site_version(task, site)
+            self._site_changed(
+                task, site, own.model_version_id, default.id, actor, reason, "model.rollback", None
+            )
+            return default
+        return self.assign_site(parent.id, site, actor=actor, reason=reason, action="model.rollback")

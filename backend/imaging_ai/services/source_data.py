@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from imaging_ai.ml.adaptation_data import source_test_halves
 from imaging_ai.ml.base_training import split_manifest
 from imaging_ai.ml.manifest import ManifestItem, read_manifest
 from imaging_ai.ml.tasks import TaskSpec
@@ -16,9 +17,12 @@ from imaging_ai.services.model_catalog import read_card
 
 @dataclass(frozen=True)
 class SourceData:
+    """The source site's training images and the *gate half* of its test split. The report half is not
+    here on purpose: nothing that decides (the gate, thresholds) can read it."""
+
     dataset: str
     train: list[ManifestItem]
-    test: list[ManifestItem]
+    gate_test: list[ManifestItem]
 
 
 def root_card(session: Session, version_id: str) -> dict[str, object] | None:
@@ -51,4 +55,5 @@ def source_data(session: Session, task: TaskSpec, version_id: str, datasets_dir:
         test_fraction=float(training_data.get("test_fraction", 0.15)),
         seed=seed,
     )
-    return SourceData(dataset=dataset, train=split.train, test=split.test)
+    gate, _report = source_test_halves(split.test)
+    return SourceData(dataset=dataset, train=split.train, gate_test=gate)

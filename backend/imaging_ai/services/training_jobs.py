@@ -34,19 +34,27 @@ class TrainingJobService:
         self.auto_train_after = auto_train_after
 
     def start(
-        self, task: str, *, parameters: dict[str, Any], requested_by: Actor, trigger: str = "manual"
+        self,
+        task: str,
+        *,
+        parameters: dict[str, Any],
+        requested_by: Actor,
+        trigger: str = "manual",
+        site: str | None = None,
     ) -> TrainingJob:
         get_task(task)
-        open_job = self.jobs.open_job(task)
+        open_job = self.jobs.open_job(task, site)
         if open_job is not None:
+            where = f" at site {site}" if site else " for every site"
             raise JobConflictError(
-                f"Task {task} already has a {open_job.status} training job.",
+                f"Task {task} already has a {open_job.status} training job{where}.",
                 details={"job_id": str(open_job.id), "status": open_job.status},
             )
         job = self.jobs.add(
             TrainingJob(
                 id=uuid.uuid4(),
                 task=task,
+                site=site,
                 status="queued",
                 trigger=trigger,
                 requested_by=requested_by.username,
@@ -54,7 +62,7 @@ class TrainingJobService:
                 progress={"stage": "queued"},
             )
         )
-        self._audit(requested_by, "training.start", job, {"task": task, "trigger": trigger})
+        self._audit(requested_by, "training.start", job, {"task": task, "site": site, "trigger": trigger})
         return job
 
     def get(self, job_id: uuid.UUID) -> TrainingJob:
@@ -78,25 +86,31 @@ class TrainingJobService:
         else:
             raise JobConflictError(f"The job has already {job.status}.", details={"status": job.status})
         self.session.flush()
-        self._audit(actor, "training.cancel", job, {"task": job.task})
+        self._audit(actor, "training.cancel", job, {"task": job.task, "site": job.site})
         return job
 
-    def new_training_cases_since_last_job(self, task: str) -> int:
-        last = self.jobs.latest(task)
+    def new_training_cases_since_last_job(self, task: str, site: str | None) -> int:
+        """New verified training cases of the site (of every site when None) since its last job."""
+        last = self.jobs.latest(task, site)
         since = last.created_at if last is not None else None
         return sum(
             1
             for case in verified_cases(self.session, task)
-            if not is_sequestered(case) and (since is None or case.verdict_at > since)
+            if not is_sequestered(case)
+            and (site is None or case.site == site)
+            and (since is None or case.verdict_at > since)
         )
 
-    def maybe_start_automatically(self, task: str) -> TrainingJob | None:
-        """Queues a job when enough new verified training cases have gathered and none is open."""
-        if self.auto_train_after <= 0 or self.jobs.open_job(task) is not None:
+    def maybe_start_automatically(self, task: str, site: str | None = None) -> TrainingJob | None:
+        """Queues a job for the verdict's site when enough of its new verified training cases have
+        gathered and none is open there (verdicts without a site train a candidate for the default)."""
+        if self.auto_train_after <= 0 or self.jobs.open_job(task, site) is not None:
             return None
-        if self.new_training_cases_since_last_job(task) < self.auto_train_after:
+        if self.new_training_cases_since_last_job(task, site) < self.auto_train_after:
             return None
-        return self.start(task, parameters={}, requested_by=SystemActor("system"), trigger="automatic")
+        return self.start(
+            task, parameters={}, requested_by=SystemActor("system"), trigger="automatic", site=site
+        )
 
     def _audit(self, actor: Actor, action: str, job: TrainingJob, details: dict[str, Any]) -> None:
         record_audit_event(

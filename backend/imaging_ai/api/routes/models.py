@@ -6,7 +6,13 @@ from fastapi import APIRouter
 
 from imaging_ai.api.deps import ModelCatalogDep
 from imaging_ai.api.schemas.errors import error_responses
-from imaging_ai.api.schemas.models import ModelVersionDetail, ModelVersionPublic, TaskPublic
+from imaging_ai.api.schemas.models import (
+    ModelVersionDetail,
+    ModelVersionPublic,
+    OperatingPointPublic,
+    SiteOperatingPointPublic,
+    TaskPublic,
+)
 from imaging_ai.api.security import requires
 from imaging_ai.services.identity import Permission
 
@@ -14,15 +20,24 @@ tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[r
 models_router = APIRouter(prefix="/api/v1/models", tags=["models"], dependencies=[requires(Permission.READ)])
 
 
-@tasks_router.get("", summary="List tasks", description="Every task with its labels and active version.")
+@tasks_router.get(
+    "",
+    summary="List tasks",
+    description="Every task with its labels, its default version and the version serving each site.",
+)
 def list_tasks(catalog: ModelCatalogDep) -> list[TaskPublic]:
-    return [TaskPublic.from_spec(spec, active) for spec, active in catalog.tasks()]
+    return [TaskPublic.from_view(view) for view in catalog.tasks()]
 
 
-@tasks_router.get("/{task}", summary="Get a task", responses=error_responses(404))
+@tasks_router.get(
+    "/{task}",
+    summary="Get a task",
+    description="The default version, and for each site the version that serves it (its own, or the "
+    "default) and the decision threshold in force there.",
+    responses=error_responses(404),
+)
 def get_task(task: str, catalog: ModelCatalogDep) -> TaskPublic:
-    spec, active = catalog.task(task)
-    return TaskPublic.from_spec(spec, active)
+    return TaskPublic.from_view(catalog.task(task))
 
 
 @tasks_router.get(
@@ -32,7 +47,10 @@ def get_task(task: str, catalog: ModelCatalogDep) -> TaskPublic:
     responses=error_responses(404),
 )
 def list_task_models(task: str, catalog: ModelCatalogDep) -> list[ModelVersionPublic]:
-    return [ModelVersionPublic.from_record(version, card) for version, card in catalog.versions_of(task)]
+    return [
+        ModelVersionPublic.from_record(version, card, sites)
+        for version, card, sites in catalog.versions_of(task)
+    ]
 
 
 @models_router.get(
@@ -43,7 +61,14 @@ def list_task_models(task: str, catalog: ModelCatalogDep) -> list[ModelVersionPu
 )
 def get_model_version(version: str, catalog: ModelCatalogDep) -> ModelVersionDetail:
     view = catalog.version(version)
-    base = ModelVersionPublic.from_record(view.record, view.card)
+    base = ModelVersionPublic.from_record(view.record, view.card, view.serving_sites)
     return ModelVersionDetail(
-        **base.model_dump(), lineage=view.lineage, children=view.children, card=view.card
+        **base.model_dump(),
+        lineage=view.lineage,
+        children=view.children,
+        card=view.card,
+        operating_points=[
+            SiteOperatingPointPublic(site=point.site, **OperatingPointPublic.from_record(point).model_dump())
+            for point in view.operating_points
+        ],
     )

@@ -28,10 +28,13 @@ changes_router = APIRouter(prefix="/api/v1", tags=["models"], dependencies=[requ
     status_code=status.HTTP_201_CREATED,
     summary="Start a training job",
     description=(
-        "Queues an adaptation job for the task: fine-tune the active version on the verified training "
-        "cases (with replay of the source data), then judge the candidate on the sequestered cases and "
-        "the source test set, and promote it only if it is proven better. A worker runs it. One open "
-        "job per task (409 otherwise)."
+        "Queues an adaptation job. With a `site`: fine-tune the version serving that site on the site's "
+        "verified training cases (with replay of the source data), judge it against that version on the "
+        "site's sequestered cases (paired, by patient) and promote it for the site only if it is proven "
+        "better; it also becomes the task's default only if it is non-inferior on every other site with "
+        "enough sequestered cases and on the source gate half. Without a site: the default is adapted on "
+        "every site's cases and judged on all of them. A worker runs it. One open job per task and site "
+        "(409 otherwise)."
     ),
     responses=error_responses(404, 409, 422),
 )
@@ -39,7 +42,9 @@ def start_training_job(
     body: TrainingJobCreate, admin: IsAdmin, jobs: TrainingJobServiceDep
 ) -> TrainingJobPublic:
     parameters = body.parameters.model_dump(exclude_none=True)
-    return TrainingJobPublic.from_record(jobs.start(body.task, parameters=parameters, requested_by=admin))
+    return TrainingJobPublic.from_record(
+        jobs.start(body.task, parameters=parameters, requested_by=admin, site=body.site)
+    )
 
 
 @jobs_router.get(
@@ -76,25 +81,32 @@ def cancel_training_job(job_id: uuid.UUID, admin: IsAdmin, jobs: TrainingJobServ
 @changes_router.post(
     "/models/{version}/promote",
     summary="Promote a version",
-    description="Makes the version its task's active one (an administrator's override of the gate), with a "
-    "reason for the audit log. The previous active version is retired and stays loadable.",
+    description="An administrator's override of the gate, with a reason for the audit log. With a `site`: "
+    "the version serves that site from now on. Without: it becomes the task's default (the previous "
+    "default is retired and stays loadable). Autonomy earned where it now serves drops to supervised.",
     responses=error_responses(404, 409, 422),
 )
 def promote_version(
     version: str, body: ModelChange, admin: IsAdmin, promotion: PromotionServiceDep
 ) -> ModelVersionPublic:
-    record = promotion.activate(version, actor=admin, reason=body.reason)
-    return ModelVersionPublic.from_record(record, read_card(record))
+    record = promotion.promote(version, site=body.site, actor=admin, reason=body.reason)
+    return ModelVersionPublic.from_record(
+        record, read_card(record), promotion.serving.sites_served_by(record.id)
+    )
 
 
 @changes_router.post(
     "/tasks/{task}/rollback",
     summary="Roll back a task",
-    description="Re-activates the version the active one replaced, with a reason for the audit log.",
+    description="Without a `site`: re-activates the default the current one replaced. With a `site`: the "
+    "site goes back to the version its own was trained from, or to the task's default. With a reason for "
+    "the audit log; answers the version now serving.",
     responses=error_responses(404, 409, 422),
 )
 def rollback_task(
     task: str, body: ModelChange, admin: IsAdmin, promotion: PromotionServiceDep
 ) -> ModelVersionPublic:
-    record = promotion.rollback(task, actor=admin, reason=body.reason)
-    return ModelVersionPublic.from_record(record, read_card(record))
+    record = promotion.rollback(task, actor=admin, reason=body.reason, site=body.site)
+    return ModelVersionPublic.from_record(
+        record, read_card(record), promotion.serving.sites_served_by(record.id)
+    )

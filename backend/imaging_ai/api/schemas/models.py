@@ -7,10 +7,84 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from imaging_ai.ml.tasks import TaskSpec
-from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.persistence.models import ModelVersion, OperatingPoint
+from imaging_ai.services.model_catalog import SiteServing, TaskView
+from imaging_ai.services.serving import ServedOperatingPoint
 
 ModelStatus = Literal["candidate", "active", "retired", "rejected"]
+Routing = Literal["site", "default"]
+OperatingPointSource = Literal["site", "version", "argmax"]
+
+
+class OperatingPointPublic(BaseModel):
+    """The decision threshold a version serves at a site, and the evidence it was chosen on."""
+
+    threshold: float | None = Field(
+        description="The positive label is served at or above this calibrated probability; null: the label "
+        "of highest probability.",
+        examples=[0.31],
+    )
+    source: OperatingPointSource = Field(
+        description="`site`: chosen on the site's verified cases; `version`: the version's own, from its "
+        "validation data; `argmax`: no threshold (multi-label tasks, versions without one)."
+    )
+    target_sensitivity: float | None = None
+    sensitivity: float | None = Field(default=None, description="On the cases it was chosen on.")
+    sensitivity_ci95: list[float | None] | None = Field(default=None, description="Wilson 95% interval.")
+    specificity: float | None = None
+    positives: int | None = None
+    negatives: int | None = None
+    chosen_on: str | None = None
+    chosen_at: datetime | None = None
+
+    @classmethod
+    def from_served(cls, point: ServedOperatingPoint) -> OperatingPointPublic:
+        if point.record is None:
+            return cls(threshold=point.threshold, source=point.source)
+        return cls.from_record(point.record)
+
+    @classmethod
+    def from_record(cls, record: OperatingPoint) -> OperatingPointPublic:
+        return cls(
+            threshold=record.threshold,
+            source="site",
+            target_sensitivity=record.target_sensitivity,
+            sensitivity=record.sensitivity,
+            sensitivity_ci95=[record.sensitivity_low, record.sensitivity_high],
+            specificity=record.specificity,
+            positives=record.positives,
+            negatives=record.negatives,
+            chosen_on=record.chosen_on,
+            chosen_at=record.chosen_at,
+        )
+
+
+class SiteServingPublic(BaseModel):
+    site: str = Field(examples=["nih"])
+    version: str = Field(
+        description="The version answering at this site.", examples=["chest-xray-pneumonia.v3"]
+    )
+    routing: Routing = Field(description="`site`: the site's own version; `default`: the task's default.")
+    operating_point: OperatingPointPublic
+    changed_at: datetime | None = Field(description="When the site got its own version (null: default).")
+    changed_by: str | None
+    reason: str | None
+
+    @classmethod
+    def from_view(cls, view: SiteServing) -> SiteServingPublic:
+        return cls(
+            site=view.site,
+            version=view.version,
+            routing=view.routing,
+            operating_point=OperatingPointPublic.from_served(view.operating_point),
+            changed_at=view.changed_at,
+            changed_by=view.changed_by,
+            reason=view.reason,
+        )
+
+
+class SiteOperatingPointPublic(OperatingPointPublic):
+    site: str
 
 
 class TaskPublic(BaseModel):
@@ -20,10 +94,26 @@ class TaskPublic(BaseModel):
     modality: str = Field(description="DICOM modality the task is for.", examples=["CR"])
     accepted_modalities: list[str] = Field(description="DICOM modalities accepted (PNG/JPEG always are).")
     labels: list[str] = Field(description="Ordered label set.", examples=[["normal", "pneumonia"]])
-    active_version: str | None = Field(description="The version answering predictions now.")
+    active_version: str | None = Field(
+        description="The task's default version (same as `default_version`; kept for existing clients)."
+    )
+    default_version: str | None = Field(
+        description="Serves every site without a version of its own, and predictions without a site."
+    )
+    default_operating_point: OperatingPointPublic | None = Field(
+        description="The default version's own threshold, served where a site has none of its own."
+    )
+    target_sensitivity: float | None = Field(
+        description="Two-label tasks: the sensitivity each site's threshold is chosen to meet.",
+        examples=[0.9],
+    )
+    sites: list[SiteServingPublic] = Field(
+        description="Every site that sent images or has its own version: what serves it, at which threshold."
+    )
 
     @classmethod
-    def from_spec(cls, spec: TaskSpec, active_version: str | None) -> TaskPublic:
+    def from_view(cls, view: TaskView) -> TaskPublic:
+        spec = view.spec
         return cls(
             name=spec.name,
             title=spec.title,
@@ -31,7 +121,13 @@ class TaskPublic(BaseModel):
             modality=spec.modality,
             accepted_modalities=sorted(spec.accepted_modalities),
             labels=list(spec.labels),
-            active_version=active_version,
+            active_version=view.default_version,
+            default_version=view.default_version,
+            default_operating_point=OperatingPointPublic.from_served(view.default_operating_point)
+            if view.default_operating_point
+            else None,
+            target_sensitivity=spec.target_sensitivity,
+            sites=[SiteServingPublic.from_view(site) for site in view.sites],
         )
 
 
@@ -46,10 +142,16 @@ class ModelVersionPublic(BaseModel):
     metrics: dict[str, Any] = Field(
         default_factory=dict, description="Metrics per named evaluation set, from the model card."
     )
+    is_default: bool = Field(description="The task's default (`status` is `active`).")
+    serving_sites: list[str] = Field(description="Sites this version serves as their own version.")
 
     @classmethod
-    def from_record(cls, version: ModelVersion, card: dict[str, Any] | None) -> ModelVersionPublic:
+    def from_record(
+        cls, version: ModelVersion, card: dict[str, Any] | None, serving_sites: list[str]
+    ) -> ModelVersionPublic:
         return cls(
+            is_default=version.status == "active",
+            serving_sites=serving_sites,
             id=version.id,
             task=version.task,
             status=version.status,
@@ -65,3 +167,6 @@ class ModelVersionDetail(ModelVersionPublic):
     lineage: list[str] = Field(description="Ancestors, nearest first (parent, grandparent, ...).")
     children: list[str] = Field(description="Versions fine-tuned from this one.")
     card: dict[str, Any] | None = Field(description="The full model card (JSON) from the model store.")
+    operating_points: list[SiteOperatingPointPublic] = Field(
+        description="The threshold chosen for this version at each site (in force where it serves)."
+    )

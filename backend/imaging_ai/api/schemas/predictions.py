@@ -38,6 +38,9 @@ class PredictionPublic(BaseModel):
                     "autonomy_level": "supervised",
                     "finalized_by": None,
                     "audit_sample": False,
+                    "routing": "site",
+                    "decision_threshold": 0.31,
+                    "operating_point": "site",
                 }
             ]
         }
@@ -70,6 +73,17 @@ class PredictionPublic(BaseModel):
         "clinician's verdict is needed (or was given)."
     )
     audit_sample: bool = Field(description="Finalised automatically, but drawn for review anyway.")
+    routing: Literal["site", "default"] = Field(
+        description="How `model_version` was chosen: the site's own version, or the task's default."
+    )
+    decision_threshold: float | None = Field(
+        description="Two-label tasks: `predicted_label` is the positive label when its probability is at or "
+        "above this. Null: the label of highest probability."
+    )
+    operating_point: Literal["site", "version", "argmax"] = Field(
+        description="Where the threshold came from: the site's verified cases, the version's validation "
+        "data, or none (predictions made before operating points are `argmax`)."
+    )
 
     @classmethod
     def from_record(cls, prediction: Prediction) -> PredictionPublic:
@@ -91,6 +105,9 @@ class PredictionPublic(BaseModel):
             autonomy_level=prediction.autonomy_level,
             finalized_by=prediction.finalized_by,
             audit_sample=prediction.audit_sample,
+            routing=prediction.routing,
+            decision_threshold=prediction.decision_threshold,
+            operating_point=prediction.operating_point,
         )
 
 

@@ -37,12 +37,21 @@ class TrainingJobCreate(BaseModel):
     )
 
     task: str
+    site: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The site to adapt to (its verified cases; promoted for it when proven there). "
+        "Omitted: adapt the task's default on every site's cases.",
+        examples=["nih"],
+    )
     parameters: TrainingParameters = Field(default_factory=TrainingParameters)
 
 
 class TrainingJobPublic(BaseModel):
     id: uuid.UUID
     task: str
+    site: str | None = Field(description="The site adapted to; null: every site, for the default.")
     status: JobStatus
     trigger: Literal["manual", "automatic"]
     requested_by: str | None = Field(description="Who started it: a user name, or `system` (automatic).")
@@ -54,7 +63,12 @@ class TrainingJobPublic(BaseModel):
     candidate_version: str | None
     decision: Literal["promoted", "held_back"] | None
     decision_reason: str | None = Field(description="Why the candidate was or was not promoted.")
-    evaluation: dict[str, Any] | None = Field(description="The gate's metrics: active vs candidate.")
+    evaluation: dict[str, Any] | None = Field(
+        description="The gate's comparisons (candidate vs the version it would replace, paired by patient: "
+        "AUC difference with its 95% interval, share of resamples better, sensitivity at the served "
+        "thresholds), the policy, and `looks`: how many comparisons have been made on this site's "
+        "sequestered cases, this one included."
+    )
     error: str | None
     cancel_requested: bool
     created_at: datetime
@@ -66,6 +80,7 @@ class TrainingJobPublic(BaseModel):
         return cls(
             id=job.id,
             task=job.task,
+            site=job.site,
             status=job.status,
             trigger=job.trigger,
             requested_by=job.requested_by,
@@ -90,3 +105,10 @@ class ModelChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=3, max_length=2000, description="Why; written to the audit log.")
+    site: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The site to change; omitted: the task's default.",
+        examples=["nih"],
+    )
