@@ -108,3 +108,53 @@ def test_one_active_version_per_task_is_enforced_by_the_database(empty_database_
                 session.commit()
     finally:
         engine.dispose()
+
+
+def test_predictions_from_before_site_serving_keep_their_version_and_show_argmax(
+    empty_database_url: str,
+) -> None:
+    """Migration 0005: the active version becomes the task's default, and existing predictions say they
+    were routed to it and served at the label of highest probability."""
+    from sqlalchemy import text
+
+    migrations.upgrade(empty_database_url, "0004")
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
+                    "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
+                ),
+                {"sha": "0" * 64},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
+                    "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
+                    "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO predictions (id, image_id, task, model_version_id, predicted_label, "
+                    "probabilities, confidence, uncertainty, status, inference_ms, created_at) VALUES (:id, "
+                    ":image, 't', 't.v1', 'a', '{}', 0.9, 0.1, 'pending_review', 1, CURRENT_TIMESTAMP)"
+                ),
+                {"id": "00000000000000000000000000000002", "image": "00000000000000000000000000000001"},
+            )
+        migrations.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT model_version_id, routing, decision_threshold, operating_point FROM predictions")
+            ).one()
+            default = connection.execute(
+                text("SELECT id FROM model_versions WHERE status = 'active'")
+            ).scalar()
+            own = connection.execute(text("SELECT count(*) FROM site_versions")).scalar()
+    finally:
+        engine.dispose()
+    assert tuple(row) == ("t.v1", "default", None, "argmax")
+    assert default == "t.v1" and own == 0
