@@ -289,7 +289,7 @@ export interface paths {
         put?: never;
         /**
          * Promote a version
-         * @description Makes the version its task's active one (an administrator's override of the gate), with a reason for the audit log. The previous active version is retired and stays loadable.
+         * @description An administrator's override of the gate, with a reason for the audit log. With a `site`: the version serves that site from now on. Without: it becomes the task's default (the previous default is retired and stays loadable). Autonomy earned where it now serves drops to supervised.
          */
         post: operations["models-promote_version"];
         delete?: never;
@@ -392,7 +392,7 @@ export interface paths {
         };
         /**
          * List tasks
-         * @description Every task with its labels and active version.
+         * @description Every task with its labels, its default version and the version serving each site.
          */
         get: operations["tasks-list_tasks"];
         put?: never;
@@ -410,7 +410,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a task */
+        /**
+         * Get a task
+         * @description The default version, and for each site the version that serves it (its own, or the default) and the decision threshold in force there.
+         */
         get: operations["tasks-get_task"];
         put?: never;
         post?: never;
@@ -515,7 +518,7 @@ export interface paths {
         put?: never;
         /**
          * Roll back a task
-         * @description Re-activates the version the active one replaced, with a reason for the audit log.
+         * @description Without a `site`: re-activates the default the current one replaced. With a `site`: the site goes back to the version its own was trained from, or to the task's default. With a reason for the audit log; answers the version now serving.
          */
         post: operations["models-rollback_task"];
         delete?: never;
@@ -539,7 +542,7 @@ export interface paths {
         put?: never;
         /**
          * Start a training job
-         * @description Queues an adaptation job for the task: fine-tune the active version on the verified training cases (with replay of the source data), then judge the candidate on the sequestered cases and the source test set, and promote it only if it is proven better. A worker runs it. One open job per task (409 otherwise).
+         * @description Queues an adaptation job. With a `site`: fine-tune the version serving that site on the site's verified training cases (with replay of the source data), judge it against that version on the site's sequestered cases (paired, by patient) and promote it for the site only if it is proven better; it also becomes the task's default only if it is non-inferior on every other site with enough sequestered cases and on the source gate half. Without a site: the default is adapted on every site's cases and judged on all of them. A worker runs it. One open job per task and site (409 otherwise).
          */
         post: operations["training-start_training_job"];
         delete?: never;
@@ -1289,6 +1292,12 @@ export interface components {
              * @description Why; written to the audit log.
              */
             reason: string;
+            /**
+             * Site
+             * @description The site to change; omitted: the task's default.
+             * @example nih
+             */
+            site?: string | null;
         };
         /** ModelVersionDetail */
         ModelVersionDetail: {
@@ -1317,6 +1326,11 @@ export interface components {
              */
             id: string;
             /**
+             * Is Default
+             * @description The task's default (`status` is `active`).
+             */
+            is_default: boolean;
+            /**
              * Lineage
              * @description Ancestors, nearest first (parent, grandparent, ...).
              */
@@ -1329,10 +1343,20 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
+             * Operating Points
+             * @description The threshold chosen for this version at each site (in force where it serves).
+             */
+            operating_points: components["schemas"]["SiteOperatingPointPublic"][];
+            /**
              * Parent
              * @description The version this one was fine-tuned from.
              */
             parent: string | null;
+            /**
+             * Serving Sites
+             * @description Sites this version serves as their own version.
+             */
+            serving_sites: string[];
             /**
              * Status
              * @enum {string}
@@ -1358,6 +1382,11 @@ export interface components {
              */
             id: string;
             /**
+             * Is Default
+             * @description The task's default (`status` is `active`).
+             */
+            is_default: boolean;
+            /**
              * Metrics
              * @description Metrics per named evaluation set, from the model card.
              */
@@ -1370,6 +1399,11 @@ export interface components {
              */
             parent: string | null;
             /**
+             * Serving Sites
+             * @description Sites this version serves as their own version.
+             */
+            serving_sites: string[];
+            /**
              * Status
              * @enum {string}
              */
@@ -1378,6 +1412,46 @@ export interface components {
             task: string;
             /** Weights Sha256 */
             weights_sha256: string;
+        };
+        /**
+         * OperatingPointPublic
+         * @description The decision threshold a version serves at a site, and the evidence it was chosen on.
+         */
+        OperatingPointPublic: {
+            /** Chosen At */
+            chosen_at?: string | null;
+            /** Chosen On */
+            chosen_on?: string | null;
+            /** Negatives */
+            negatives?: number | null;
+            /** Positives */
+            positives?: number | null;
+            /**
+             * Sensitivity
+             * @description On the cases it was chosen on.
+             */
+            sensitivity?: number | null;
+            /**
+             * Sensitivity Ci95
+             * @description Wilson 95% interval.
+             */
+            sensitivity_ci95?: (number | null)[] | null;
+            /**
+             * Source
+             * @description `site`: chosen on the site's verified cases; `version`: the version's own, from its validation data; `argmax`: no threshold (multi-label tasks, versions without one).
+             * @enum {string}
+             */
+            source: "site" | "version" | "argmax";
+            /** Specificity */
+            specificity?: number | null;
+            /** Target Sensitivity */
+            target_sensitivity?: number | null;
+            /**
+             * Threshold
+             * @description The positive label is served at or above this calibrated probability; null: the label of highest probability.
+             * @example 0.31
+             */
+            threshold: number | null;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -1424,15 +1498,18 @@ export interface components {
          *       "autonomy_level": "supervised",
          *       "confidence": 0.92,
          *       "created_at": "2026-11-27T09:30:01Z",
+         *       "decision_threshold": 0.31,
          *       "id": "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6",
          *       "image_id": "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
          *       "inference_ms": 31.4,
          *       "model_version": "chest-xray-pneumonia.v1",
+         *       "operating_point": "site",
          *       "predicted_label": "pneumonia",
          *       "probabilities": {
          *         "normal": 0.08,
          *         "pneumonia": 0.92
          *       },
+         *       "routing": "site",
          *       "site": "nih",
          *       "status": "pending_review",
          *       "task": "chest-xray-pneumonia",
@@ -1463,6 +1540,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Decision Threshold
+             * @description Two-label tasks: `predicted_label` is the positive label when its probability is at or above this. Null: the label of highest probability.
+             */
+            decision_threshold: number | null;
             /** External Id */
             external_id: string | null;
             /**
@@ -1490,6 +1572,12 @@ export interface components {
              * @description The model version that made this prediction.
              */
             model_version: string;
+            /**
+             * Operating Point
+             * @description Where the threshold came from: the site's verified cases, the version's validation data, or none (predictions made before operating points are `argmax`).
+             * @enum {string}
+             */
+            operating_point: "site" | "version" | "argmax";
             /** Predicted Label */
             predicted_label: string;
             /**
@@ -1499,6 +1587,12 @@ export interface components {
             probabilities: {
                 [key: string]: number;
             };
+            /**
+             * Routing
+             * @description How `model_version` was chosen: the site's own version, or the task's default.
+             * @enum {string}
+             */
+            routing: "site" | "default";
             /** Site */
             site: string | null;
             /**
@@ -1668,6 +1762,75 @@ export interface components {
              */
             site: string;
         };
+        /** SiteOperatingPointPublic */
+        SiteOperatingPointPublic: {
+            /** Chosen At */
+            chosen_at?: string | null;
+            /** Chosen On */
+            chosen_on?: string | null;
+            /** Negatives */
+            negatives?: number | null;
+            /** Positives */
+            positives?: number | null;
+            /**
+             * Sensitivity
+             * @description On the cases it was chosen on.
+             */
+            sensitivity?: number | null;
+            /**
+             * Sensitivity Ci95
+             * @description Wilson 95% interval.
+             */
+            sensitivity_ci95?: (number | null)[] | null;
+            /** Site */
+            site: string;
+            /**
+             * Source
+             * @description `site`: chosen on the site's verified cases; `version`: the version's own, from its validation data; `argmax`: no threshold (multi-label tasks, versions without one).
+             * @enum {string}
+             */
+            source: "site" | "version" | "argmax";
+            /** Specificity */
+            specificity?: number | null;
+            /** Target Sensitivity */
+            target_sensitivity?: number | null;
+            /**
+             * Threshold
+             * @description The positive label is served at or above this calibrated probability; null: the label of highest probability.
+             * @example 0.31
+             */
+            threshold: number | null;
+        };
+        /** SiteServingPublic */
+        SiteServingPublic: {
+            /**
+             * Changed At
+             * @description When the site got its own version (null: default).
+             */
+            changed_at: string | null;
+            /** Changed By */
+            changed_by: string | null;
+            operating_point: components["schemas"]["OperatingPointPublic"];
+            /** Reason */
+            reason: string | null;
+            /**
+             * Routing
+             * @description `site`: the site's own version; `default`: the task's default.
+             * @enum {string}
+             */
+            routing: "site" | "default";
+            /**
+             * Site
+             * @example nih
+             */
+            site: string;
+            /**
+             * Version
+             * @description The version answering at this site.
+             * @example chest-xray-pneumonia.v3
+             */
+            version: string;
+        };
         /** TaskMetrics */
         TaskMetrics: {
             /**
@@ -1692,9 +1855,16 @@ export interface components {
             accepted_modalities: string[];
             /**
              * Active Version
-             * @description The version answering predictions now.
+             * @description The task's default version (same as `default_version`; kept for existing clients).
              */
             active_version: string | null;
+            /** @description The default version's own threshold, served where a site has none of its own. */
+            default_operating_point: components["schemas"]["OperatingPointPublic"] | null;
+            /**
+             * Default Version
+             * @description Serves every site without a version of its own, and predictions without a site.
+             */
+            default_version: string | null;
             /** Description */
             description: string;
             /**
@@ -1717,6 +1887,17 @@ export interface components {
              * @example chest-xray-pneumonia
              */
             name: string;
+            /**
+             * Sites
+             * @description Every site that sent images or has its own version: what serves it, at which threshold.
+             */
+            sites: components["schemas"]["SiteServingPublic"][];
+            /**
+             * Target Sensitivity
+             * @description Two-label tasks: the sensitivity each site's threshold is chosen to meet.
+             * @example 0.9
+             */
+            target_sensitivity: number | null;
             /** Title */
             title: string;
         };
@@ -1728,6 +1909,12 @@ export interface components {
          */
         TrainingJobCreate: {
             parameters?: components["schemas"]["TrainingParameters"];
+            /**
+             * Site
+             * @description The site to adapt to (its verified cases; promoted for it when proven there). Omitted: adapt the task's default on every site's cases.
+             * @example nih
+             */
+            site?: string | null;
             /** Task */
             task: string;
         };
@@ -1753,7 +1940,7 @@ export interface components {
             error: string | null;
             /**
              * Evaluation
-             * @description The gate's metrics: active vs candidate.
+             * @description The gate's comparisons (candidate vs the version it would replace, paired by patient: AUC difference with its 95% interval, share of resamples better, sensitivity at the served thresholds), the policy, and `looks`: how many comparisons have been made on this site's sequestered cases, this one included.
              */
             evaluation: {
                 [key: string]: unknown;
@@ -1781,6 +1968,11 @@ export interface components {
              * @description Who started it: a user name, or `system` (automatic).
              */
             requested_by: string | null;
+            /**
+             * Site
+             * @description The site adapted to; null: every site, for the default.
+             */
+            site: string | null;
             /** Started At */
             started_at: string | null;
             /**

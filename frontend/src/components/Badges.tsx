@@ -1,4 +1,4 @@
-import type { AutonomyLevel, Prediction } from "../api/client";
+import type { AutonomyLevel, ModelVersion, Prediction } from "../api/client";
 import { levelName } from "../pages/worklistParams";
 
 export function AutonomyBadge({ level }: { level: AutonomyLevel | string }) {
@@ -33,5 +33,60 @@ export function FinalityBadges({ prediction }: { prediction: Prediction }) {
         </span>
       )}
     </>
+  );
+}
+
+/** How a version was chosen for a site (or a prediction): the site's own version, or the task's default. */
+export function RoutingBadge({ routing }: { routing: "site" | "default" }) {
+  return (
+    <span
+      className={`badge routing-${routing}`}
+      data-routing={routing}
+      title={routing === "site" ? "Promoted for this site: it serves this site only" : "The task's default: the site has no version of its own"}
+    >
+      {routing === "site" ? "site's own version" : "task default"}
+    </span>
+  );
+}
+
+export type OperatingPointSource = "site" | "version" | "argmax";
+
+const SOURCE_TITLES: Record<OperatingPointSource, string> = {
+  site: "Chosen on this site's verified cases to meet the task's target sensitivity",
+  version: "The version's own threshold, chosen on its validation data",
+  argmax: "No threshold: the label of highest probability",
+};
+
+/** A threshold as the API gives it (0.31), without trailing noise (at most three decimals). */
+export function formatThreshold(threshold: number): string {
+  return String(Number(threshold.toFixed(3)));
+}
+
+/** "0.31 (site)", "0.42 (version)", or "highest probability" when no threshold is served. */
+export function thresholdText(threshold: number | null, source: OperatingPointSource): string {
+  return threshold === null || source === "argmax" ? "highest probability" : `${formatThreshold(threshold)} (${source})`;
+}
+
+/** The decision threshold in force and where it came from, with the source explained on hover. */
+export function ThresholdText({ threshold, source }: { threshold: number | null; source: OperatingPointSource }) {
+  return (
+    <span className={`threshold threshold-${source}`} data-source={source} title={SOURCE_TITLES[source]}>
+      {thresholdText(threshold, source)}
+    </span>
+  );
+}
+
+/** "default" and the sites a version serves as their own. */
+export function ServesBadges({ version }: { version: Pick<ModelVersion, "is_default" | "serving_sites"> }) {
+  if (!version.is_default && version.serving_sites.length === 0) return <span className="muted">–</span>;
+  return (
+    <span className="serves" data-testid="serves">
+      {version.is_default && <span className="badge serves-default">default</span>}
+      {version.serving_sites.map((site) => (
+        <span key={site} className="badge serves-site" title={`Serves site ${site} as its own version`}>
+          {site}
+        </span>
+      ))}
+    </span>
   );
 }

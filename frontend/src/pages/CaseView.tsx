@@ -1,11 +1,12 @@
-// One case: the image in the viewer, the AI's answer, the verdict buttons and the verdict history.
+// One case: the image in the viewer, the AI's answer (with the version that gave it, how it was routed
+// and the decision threshold in force), the verdict buttons and the verdict history.
 // Next/previous follow the worklist the case was opened from (its filters are in the URL).
 import { useCallback, useEffect, useId, useMemo, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Prediction } from "../api/client";
 import { keys, useImageRecord, usePrediction, useQueue, useTasks, useVerdicts } from "../api/queries";
-import { AutonomyBadge, FinalityBadges } from "../components/Badges";
+import { AutonomyBadge, FinalityBadges, RoutingBadge, ThresholdText } from "../components/Badges";
 import { useShortcuts } from "../components/shortcuts";
 import { ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { ImageViewer, type Tool } from "../viewer/ImageViewer";
@@ -343,7 +344,8 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
   );
 }
 
-function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: string[] }) {
+/** The AI's answer: probability per label, confidence, the level, version and threshold it answered under. */
+export function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: string[] }) {
   const ordered = useMemo(() => {
     const known = labels.filter((label) => label in prediction.probabilities);
     const rest = Object.keys(prediction.probabilities).filter((label) => !known.includes(label));
@@ -394,7 +396,14 @@ function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: stri
           <AutonomyBadge level={prediction.autonomy_level} />
         </dd>
         <dt>Model</dt>
-        <dd className="mono">{prediction.model_version}</dd>
+        <dd data-testid="model-version">
+          <span className="mono">{prediction.model_version}</span> <RoutingBadge routing={prediction.routing} />
+        </dd>
+        <dt>Decision</dt>
+        <dd data-testid="decision-threshold">
+          {prediction.decision_threshold === null || prediction.operating_point === "argmax" ? "" : "threshold "}
+          <ThresholdText threshold={prediction.decision_threshold} source={prediction.operating_point} />
+        </dd>
         <dt>Site</dt>
         <dd>{prediction.site ?? "–"}</dd>
         <dt>Received</dt>
