@@ -219,13 +219,18 @@ function useInvalidateModels(task: string) {
     void queryClient.invalidateQueries({ queryKey: keys.jobs(task) });
     void queryClient.invalidateQueries({ queryKey: ["models"] });
     void queryClient.invalidateQueries({ queryKey: keys.tasks });
+    // A new version where a site is served drops the autonomy earned there (and may raise an alert).
+    void queryClient.invalidateQueries({ queryKey: ["autonomy"] });
+    void queryClient.invalidateQueries({ queryKey: keys.alerts });
   };
 }
 
+/** Starts an adaptation job: for one site (`site`), or (no site) the task's default on every site. */
 export function useStartTraining(task: string) {
   const invalidate = useInvalidateModels(task);
   return useMutation({
-    mutationFn: () => unwrap(api.POST("/api/v1/training-jobs", { body: { task } })),
+    mutationFn: ({ site }: { site?: string | null } = {}) =>
+      unwrap(api.POST("/api/v1/training-jobs", { body: site ? { task, site } : { task } })),
     onSuccess: invalidate,
   });
 }
@@ -239,26 +244,29 @@ export function useCancelTraining(task: string) {
   });
 }
 
+/** Promotes a version for one site (`site`), or (no site) as the task's default. */
 export function usePromote(task: string) {
   const invalidate = useInvalidateModels(task);
   return useMutation({
-    mutationFn: ({ version, reason }: { version: string; reason: string }) =>
-      unwrap(api.POST("/api/v1/models/{version}/promote", { params: { path: { version } }, body: changeBody(reason) })),
+    mutationFn: ({ version, reason, site }: { version: string; reason: string; site?: string | null }) =>
+      unwrap(api.POST("/api/v1/models/{version}/promote", { params: { path: { version } }, body: changeBody(reason, site) })),
     onSuccess: invalidate,
   });
 }
 
+/** Rolls back one site (`site`), or (no site) the task's default. */
 export function useRollback(task: string) {
   const invalidate = useInvalidateModels(task);
   return useMutation({
-    mutationFn: ({ reason }: { reason: string }) =>
-      unwrap(api.POST("/api/v1/tasks/{task}/rollback", { params: { path: { task } } , body: changeBody(reason) })),
+    mutationFn: ({ reason, site }: { reason: string; site?: string | null }) =>
+      unwrap(api.POST("/api/v1/tasks/{task}/rollback", { params: { path: { task } }, body: changeBody(reason, site) })),
     onSuccess: invalidate,
   });
 }
 
-function changeBody(reason: string): Schemas["ModelChange"] {
-  return { reason };
+/** `{reason}` for the task's default, `{reason, site}` for one site. */
+function changeBody(reason: string, site?: string | null): Schemas["ModelChange"] {
+  return site ? { reason, site } : { reason };
 }
 
 // --- earned autonomy and monitoring ----------------------------------------------------------------

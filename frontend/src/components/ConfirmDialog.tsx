@@ -9,12 +9,14 @@ export interface ConfirmDialogProps {
   /** Asks for a reason (for the audit log) of at least 3 characters. */
   askReason?: boolean;
   busy?: boolean;
+  /** False while the rest of the form is incomplete (the reason is checked here). */
+  canConfirm?: boolean;
   error?: unknown;
   onConfirm: (reason: string) => void;
   onCancel: () => void;
 }
 
-export function ConfirmDialog({ title, children, confirmLabel, askReason, busy, error, onConfirm, onCancel }: ConfirmDialogProps) {
+export function ConfirmDialog({ title, children, confirmLabel, askReason, busy, canConfirm = true, error, onConfirm, onCancel }: ConfirmDialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const [reason, setReason] = useState("");
   const titleId = useId();
@@ -26,7 +28,7 @@ export function ConfirmDialog({ title, children, confirmLabel, askReason, busy, 
     return () => dialog?.close?.();
   }, []);
 
-  const valid = !askReason || reason.trim().length >= 3;
+  const valid = canConfirm && (!askReason || reason.trim().length >= 3);
   return (
     <dialog
       ref={ref}

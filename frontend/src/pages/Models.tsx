@@ -1,12 +1,14 @@
 // Administrators: each task's model versions (status, lineage, metrics per evaluation set, training
-// data), its training jobs with live progress, and start training / promote / roll back.
+// data, the sites they serve), what serves each site and at which threshold, its training jobs with live
+// progress, and start training / promote / roll back, for the task's default or one site.
 import { useEffect, useId, useState } from "react";
 import { useSearchParams } from "react-router";
-import type { ModelVersion, Task } from "../api/client";
-import { usePromote, useRollback, useStartTraining, useTaskModels, useTasks } from "../api/queries";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import type { ModelVersion, SiteServing, Task } from "../api/client";
+import { useTaskModels, useTasks } from "../api/queries";
+import { ServesBadges } from "../components/Badges";
 import { Empty, ErrorState, formatDate, formatNumber, Loading } from "../components/States";
-import { MetricsTable } from "./models/MetricsTable";
+import { PromoteDialog, RollbackDialog, RollbackSiteDialog, rollbackTarget, TrainDialog } from "./models/ChangeDialogs";
+import { SiteServingTable } from "./models/SiteServing";
 import { TrainingJobs } from "./models/TrainingJobs";
 import { VersionDetail } from "./models/VersionDetail";
 
@@ -38,32 +40,28 @@ export function Models() {
   );
 }
 
-type Change = { kind: "promote"; version: ModelVersion } | { kind: "rollback" } | { kind: "train" };
+type Change =
+  | { kind: "promote"; version: ModelVersion }
+  | { kind: "rollback" }
+  | { kind: "rollback-site"; site: SiteServing }
+  | { kind: "train" };
 
 function TaskModels({ task }: { task: Task }) {
   const versions = useTaskModels(task.name);
   const [selected, setSelected] = useState<string | null>(null);
   const [change, setChange] = useState<Change | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const promote = usePromote(task.name);
-  const rollback = useRollback(task.name);
-  const train = useStartTraining(task.name);
 
   useEffect(() => {
-    if (!selected && task.active_version) setSelected(task.active_version);
-  }, [selected, task.active_version]);
+    if (!selected && task.default_version) setSelected(task.default_version);
+  }, [selected, task.default_version]);
 
   const list = versions.data ?? [];
-  const active = list.find((v) => v.status === "active") ?? null;
-  const previous = [...list]
-    .filter((v) => v.status === "retired" && v.activated_at)
-    .sort((a, b) => (b.activated_at ?? "").localeCompare(a.activated_at ?? ""))[0];
-
-  const close = () => {
+  const { active, previous } = rollbackTarget(list);
+  const close = () => setChange(null);
+  const done = (message: string) => {
+    setNotice(message);
     setChange(null);
-    promote.reset();
-    rollback.reset();
-    train.reset();
   };
 
   return (
@@ -81,8 +79,8 @@ function TaskModels({ task }: { task: Task }) {
           </div>
         </div>
         <p className="muted">
-          {task.description} Labels: {task.labels.join(", ")}. Active version:{" "}
-          <strong className="mono">{task.active_version ?? "none"}</strong>.
+          {task.description} Labels: {task.labels.join(", ")}. Default version:{" "}
+          <strong className="mono">{task.default_version ?? "none"}</strong>.
         </p>
         {notice && (
           <p className="ok" role="status">
@@ -99,101 +97,19 @@ function TaskModels({ task }: { task: Task }) {
           <VersionsTable versions={list} selected={selected} onSelect={setSelected} onPromote={(version) => setChange({ kind: "promote", version })} />
         )}
       </section>
+      <SiteServingTable task={task} onRollbackSite={(site) => setChange({ kind: "rollback-site", site })} />
       <div className="two-columns">
-        {selected && <VersionDetail version={selected} onSelect={setSelected} />}
+        {selected && (
+          <VersionDetail version={selected} onSelect={setSelected} onPromote={(version) => setChange({ kind: "promote", version })} />
+        )}
         <TrainingJobs task={task.name} onSelectVersion={setSelected} />
       </div>
-      {change?.kind === "promote" && (
-        <ConfirmDialog
-          title={`Promote ${change.version.id}?`}
-          confirmLabel="Promote"
-          askReason
-          busy={promote.isPending}
-          error={promote.error}
-          onCancel={close}
-          onConfirm={(reason) =>
-            promote.mutate(
-              { version: change.version.id, reason },
-              {
-                onSuccess: (version) => {
-                  setNotice(`${version.id} is now the active version.`);
-                  close();
-                },
-              },
-            )
-          }
-        >
-          <p>
-            <strong className="mono">{change.version.id}</strong> will answer every new prediction for {task.title}
-            {active ? (
-              <>
-                ; <span className="mono">{active.id}</span> is retired (and can be rolled back to).
-              </>
-            ) : (
-              "."
-            )}{" "}
-            This overrides the promotion gate.
-          </p>
-          <MetricsTable versions={[change.version, ...(active ? [active] : [])]} />
-        </ConfirmDialog>
+      {change?.kind === "promote" && <PromoteDialog task={task} version={change.version} versions={list} onDone={done} onCancel={close} />}
+      {change?.kind === "rollback" && <RollbackDialog task={task} versions={list} onDone={done} onCancel={close} />}
+      {change?.kind === "rollback-site" && (
+        <RollbackSiteDialog task={task} site={change.site} versions={list} onDone={done} onCancel={close} />
       )}
-      {change?.kind === "rollback" && (
-        <ConfirmDialog
-          title={`Roll back ${task.title}?`}
-          confirmLabel="Roll back"
-          askReason
-          busy={rollback.isPending}
-          error={rollback.error}
-          onCancel={close}
-          onConfirm={(reason) =>
-            rollback.mutate(
-              { reason },
-              {
-                onSuccess: (version) => {
-                  setNotice(`Rolled back: ${version.id} is the active version again.`);
-                  close();
-                },
-              },
-            )
-          }
-        >
-          <p>
-            The active version <strong className="mono">{active?.id ?? "–"}</strong> is retired and the version it replaced
-            {previous ? (
-              <>
-                {" "}
-                (<strong className="mono">{previous.id}</strong>)
-              </>
-            ) : null}{" "}
-            answers again.
-          </p>
-          <MetricsTable versions={[...(active ? [active] : []), ...(previous ? [previous] : [])]} />
-        </ConfirmDialog>
-      )}
-      {change?.kind === "train" && (
-        <ConfirmDialog
-          title={`Start training ${task.title}?`}
-          confirmLabel="Start training"
-          busy={train.isPending}
-          error={train.error}
-          onCancel={close}
-          onConfirm={() =>
-            train.mutate(undefined, {
-              onSuccess: () => {
-                setNotice("Training job queued; a worker picks it up.");
-                close();
-              },
-            })
-          }
-        >
-          <p>
-            A worker fine-tunes <span className="mono">{task.active_version ?? "the active version"}</span> on the verified cases
-            (with replay of its source data), then compares the candidate with it on the sequestered cases and the source test
-            set. The candidate is promoted only if it is better on the first and not worse on the second.
-          </p>
-          {active && <MetricsTable versions={[active]} />}
-        </ConfirmDialog>
-      )}
+      {change?.kind === "train" && <TrainDialog task={task} versions={list} onDone={done} onCancel={close} />}
     </>
   );
 }
@@ -217,6 +133,7 @@ function VersionsTable({
           <tr>
             <th scope="col">Version</th>
             <th scope="col">Status</th>
+            <th scope="col">Serves</th>
             <th scope="col">Parent</th>
             <th scope="col">Created</th>
             {sets.map((set) => (
@@ -240,6 +157,9 @@ function VersionsTable({
               <td>
                 <span className={`status status-${version.status}`}>{version.status}</span>
               </td>
+              <td>
+                <ServesBadges version={version} />
+              </td>
               <td className="mono">{version.parent ?? <span className="muted">base</span>}</td>
               <td>{formatDate(version.created_at)}</td>
               {sets.map((set) => {
@@ -257,7 +177,7 @@ function VersionsTable({
                 );
               })}
               <td>
-                {version.status !== "active" && (
+                {version.status !== "rejected" && (
                   <button type="button" className="button small" onClick={() => onPromote(version)}>
                     Promote…
                   </button>
@@ -270,4 +190,3 @@ function VersionsTable({
     </div>
   );
 }
-

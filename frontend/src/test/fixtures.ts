@@ -1,5 +1,5 @@
-// Answers of the autonomy, metrics, calibration and alerts endpoints, shaped as the schema says.
-import type { Alert, AutonomyOverview, Calibration, Proportion, SiteAutonomy, TaskMetrics } from "../api/client";
+// Answers of the autonomy, metrics, calibration, alerts and tasks endpoints, shaped as the schema says.
+import type { Alert, AutonomyOverview, Calibration, OperatingPoint, Proportion, SiteAutonomy, Task, TaskMetrics } from "../api/client";
 
 export const TASK = "chest-xray-pneumonia";
 export const VERSION = `${TASK}.v1`;
@@ -149,3 +149,63 @@ export const json = (body: unknown, status = 200) =>
 
 export const apiError = (status: number, code: string, message: string) =>
   json({ error: { code, message, details: {}, request_id: "req-1" } }, status);
+
+// --- per-site serving ----------------------------------------------------------------------------------
+
+/** A threshold as served: chosen on a site's cases (with its evidence), the version's own, or none. */
+export const operatingPoint = (source: OperatingPoint["source"], threshold: number | null, overrides: Partial<OperatingPoint> = {}): OperatingPoint => ({
+  threshold,
+  source,
+  target_sensitivity: source === "site" ? 0.9 : null,
+  sensitivity: null,
+  sensitivity_ci95: null,
+  specificity: null,
+  positives: null,
+  negatives: null,
+  chosen_on: null,
+  chosen_at: null,
+  ...overrides,
+});
+
+/** The task with its default (v2, at its own threshold), site nih following the default and site
+ * ward-b served by its own version at a threshold chosen on its cases. */
+export const servingTask = (defaultVersion: string, wardBVersion: string): Task => ({
+  name: TASK,
+  title: "Chest X-ray: pneumonia",
+  description: "",
+  modality: "CR",
+  accepted_modalities: ["CR"],
+  labels: ["normal", "pneumonia"],
+  active_version: defaultVersion,
+  default_version: defaultVersion,
+  default_operating_point: operatingPoint("version", 0.42),
+  target_sensitivity: 0.9,
+  sites: [
+    {
+      site: "nih",
+      version: defaultVersion,
+      routing: "default",
+      operating_point: operatingPoint("version", 0.42),
+      changed_at: null,
+      changed_by: null,
+      reason: null,
+    },
+    {
+      site: "ward-b",
+      version: wardBVersion,
+      routing: "site",
+      operating_point: operatingPoint("site", 0.31, {
+        sensitivity: 0.92,
+        sensitivity_ci95: [0.8, 0.97],
+        specificity: 0.71,
+        positives: 25,
+        negatives: 40,
+        chosen_on: "65 verified cases of the site",
+        chosen_at: "2026-11-12T10:00:00Z",
+      }),
+      changed_at: "2026-11-12T10:00:00Z",
+      changed_by: "admin",
+      reason: "adapted to the ward's portable unit",
+    },
+  ],
+});

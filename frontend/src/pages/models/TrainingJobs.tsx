@@ -1,5 +1,6 @@
 import type { TrainingJob } from "../../api/client";
 import { useCancelTraining, useTrainingJobs } from "../../api/queries";
+import { formatThreshold } from "../../components/Badges";
 import { Empty, ErrorState, ErrorText, formatDate, formatNumber, Loading } from "../../components/States";
 
 type Dict = Record<string, unknown>;
@@ -28,40 +29,172 @@ function Progress({ job }: { job: TrainingJob }) {
   );
 }
 
-/** The gate's comparison: AUC of the active version and the candidate on each evaluation. */
-function Evaluation({ evaluation }: { evaluation: unknown }) {
-  const rows = (["sequestered", "source_test"] as const)
-    .map((key) => [key, asDict(asDict(evaluation)[key])] as const)
-    .filter(([, pair]) => pair.active || pair.candidate);
-  if (rows.length === 0) return null;
+/** One paired comparison of the candidate with the version it would replace, on one set of cases
+ * (`services/gate.py`, `ml/comparison.py`; the schema leaves `evaluation` an open object). */
+export interface GateComparison {
+  cases: string;
+  n: number;
+  patients: number;
+  counts_per_label: Record<string, number>;
+  active_auc: number | null;
+  candidate_auc: number | null;
+  auc_difference: number | null;
+  difference_ci95: [number, number] | null;
+  probability_better: number | null;
+  active_threshold: number | null;
+  candidate_threshold: number | null;
+  active_sensitivity: number | null;
+  candidate_sensitivity: number | null;
+  active_specificity: number | null;
+  candidate_specificity: number | null;
+}
+
+export interface GateEvaluation {
+  promote_for_site: boolean;
+  promote_as_default: boolean;
+  reason: string;
+  site: string | null;
+  target: GateComparison | null;
+  others: GateComparison[];
+  policy: { noninferiority_margin?: number; superiority_confidence?: number; sensitivity_margin?: number; min_sequestered?: number };
+  looks: number;
+}
+
+const isComparison = (value: unknown): value is GateComparison =>
+  typeof asDict(value).cases === "string" && typeof asDict(value).n === "number";
+
+/** The gate's decision, or null for a job that has none (or one in a shape this app does not know). */
+export function gateEvaluation(evaluation: unknown): GateEvaluation | null {
+  const e = asDict(evaluation);
+  const others = Array.isArray(e.others) ? e.others.filter(isComparison) : [];
+  const target = isComparison(e.target) ? e.target : null;
+  if (!target && others.length === 0) return null;
+  return {
+    promote_for_site: e.promote_for_site === true,
+    promote_as_default: e.promote_as_default === true,
+    reason: typeof e.reason === "string" ? e.reason : "",
+    site: typeof e.site === "string" ? e.site : null,
+    target,
+    others,
+    policy: asDict(e.policy),
+    looks: typeof e.looks === "number" ? e.looks : 1,
+  };
+}
+
+const signed = (value: number | null | undefined) => (typeof value === "number" ? `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(3)}` : "–");
+const pct = (value: number | null | undefined, digits = 1) => (typeof value === "number" ? `${(value * 100).toFixed(digits)}%` : "–");
+
+function Sensitivity({ value, threshold }: { value: number | null; threshold: number | null }) {
   return (
-    <table className="table compact">
-      <thead>
-        <tr>
-          <th scope="col">Evaluation</th>
-          <th scope="col" className="num">
-            Active AUC
-          </th>
-          <th scope="col" className="num">
-            Candidate AUC
-          </th>
-          <th scope="col" className="num">
-            n
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([key, pair]) => (
-          <tr key={key}>
-            <th scope="row">{key.replace("_", " ")}</th>
-            <td className="num">{formatNumber(asDict(pair.active).auc)}</td>
-            <td className="num">{formatNumber(asDict(pair.candidate).auc)}</td>
-            <td className="num">{String(asDict(pair.candidate).n ?? "–")}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      {pct(value)}
+      {threshold !== null && value !== null && <span className="muted small"> at {formatThreshold(threshold)}</span>}
+    </>
   );
+}
+
+function ComparisonRow({ comparison, target }: { comparison: GateComparison; target?: boolean }) {
+  const c = comparison;
+  const interval = c.difference_ci95;
+  const hasSensitivity = c.active_sensitivity !== null || c.candidate_sensitivity !== null;
+  return (
+    <tr data-cases={c.cases} className={target ? "gate-target" : undefined}>
+      <th scope="row">
+        {c.cases}
+        {target && <span className="badge">target</span>}
+      </th>
+      <td className="num" title={Object.entries(c.counts_per_label ?? {}).map(([label, n]) => `${n} ${label}`).join(", ")}>
+        {c.n} <span className="muted small">({c.patients} patients)</span>
+      </td>
+      <td className="num">{formatNumber(c.active_auc)}</td>
+      <td className="num">{formatNumber(c.candidate_auc)}</td>
+      <td className="num nowrap">
+        {signed(c.auc_difference)}
+        {interval && (
+          <span className="muted small">
+            {" "}
+            ({signed(interval[0])} to {signed(interval[1])})
+          </span>
+        )}
+      </td>
+      <td className="num">{pct(c.probability_better, 0)}</td>
+      <td className="nowrap" title={`Specificity ${pct(c.active_specificity)} → ${pct(c.candidate_specificity)}`}>
+        {hasSensitivity ? (
+          <>
+            <Sensitivity value={c.active_sensitivity} threshold={c.active_threshold} /> →{" "}
+            <Sensitivity value={c.candidate_sensitivity} threshold={c.candidate_threshold} />
+          </>
+        ) : (
+          <span className="muted">–</span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+/** The gate's comparisons: the candidate against the version it would replace, paired by patient, on the
+ * job's site (the target) and on every other set it must not be worse on. */
+function Evaluation({ evaluation }: { evaluation: unknown }) {
+  const gate = gateEvaluation(evaluation);
+  if (!gate) return null;
+  const p = gate.policy;
+  return (
+    <div className="gate" data-testid="gate-comparisons">
+      <table className="table compact">
+        <caption className="small muted">
+          Candidate vs active, paired by patient: AUC difference with its 95% interval, the share of patient resamples in which
+          the candidate is better, sensitivity at each version's threshold.
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Set</th>
+            <th scope="col" className="num">
+              n
+            </th>
+            <th scope="col" className="num">
+              Active AUC
+            </th>
+            <th scope="col" className="num">
+              Candidate AUC
+            </th>
+            <th scope="col" className="num">
+              Difference (95% CI)
+            </th>
+            <th scope="col" className="num">
+              P(better)
+            </th>
+            <th scope="col">Sensitivity active → candidate</th>
+          </tr>
+        </thead>
+        <tbody>
+          {gate.target && <ComparisonRow comparison={gate.target} target />}
+          {gate.others.map((comparison) => (
+            <ComparisonRow key={comparison.cases} comparison={comparison} />
+          ))}
+        </tbody>
+      </table>
+      <p className="small muted" data-testid="gate-looks">
+        Looks: {gate.looks} {gate.looks === 1 ? "comparison" : "comparisons"} on {gate.site ? `site ${gate.site}'s` : "the"} sequestered
+        cases so far, this one included.
+        {typeof p.superiority_confidence === "number" &&
+          ` Policy: better in at least ${pct(p.superiority_confidence, 0)} of resamples, AUC no more than ${p.noninferiority_margin ?? "–"} worse` +
+            ` elsewhere, sensitivity no more than ${p.sensitivity_margin ?? "–"} lower, at least ${p.min_sequestered ?? "–"} sequestered cases.`}
+      </p>
+    </div>
+  );
+}
+
+/** "promoted for site nih", "promoted for site nih and as the default", "promoted as the default",
+ * "held back". */
+function decisionText(job: TrainingJob): string {
+  if (!job.decision) return "";
+  const gate = gateEvaluation(job.evaluation);
+  if (job.decision !== "promoted" || !gate) return job.decision.replace("_", " ");
+  const scopes = [
+    ...(gate.promote_for_site && gate.site ? [`for site ${gate.site}`] : []),
+    ...(gate.promote_as_default ? ["as the default"] : []),
+  ];
+  return ["promoted", scopes.join(" and ")].filter(Boolean).join(" ");
 }
 
 function trainingSummary(job: TrainingJob): string | null {
@@ -95,7 +228,8 @@ export function TrainingJobs({ task, onSelectVersion }: { task: string; onSelect
                 <div className="job-head">
                   <span className={`status status-${job.status}`}>{job.status}</span>
                   <span className="small muted">
-                    {job.trigger} · {job.requested_by ?? "automatic"} · {formatDate(job.created_at)}
+                    {job.site ? `site ${job.site}` : "every site"} · {job.trigger} · {job.requested_by ?? "automatic"} ·{" "}
+                    {formatDate(job.created_at)}
                   </span>
                   {open && (
                     <button
@@ -117,7 +251,7 @@ export function TrainingJobs({ task, onSelectVersion }: { task: string; onSelect
                       {job.candidate_version}
                     </button>
                     {job.decision && (
-                      <span className={`decision decision-${job.decision}`}> {job.decision.replace("_", " ")}</span>
+                      <span className={`decision decision-${job.decision}`}> {decisionText(job)}</span>
                     )}
                   </p>
                 )}

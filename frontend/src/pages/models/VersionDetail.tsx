@@ -1,6 +1,9 @@
+import type { ModelVersion, SiteOperatingPoint } from "../../api/client";
 import { useModelVersion } from "../../api/queries";
+import { ServesBadges, ThresholdText } from "../../components/Badges";
 import { ErrorState, formatDate, Loading } from "../../components/States";
 import { MetricsTable } from "./MetricsTable";
+import { sensitivityText } from "./SiteServing";
 
 type Json = unknown;
 
@@ -28,13 +31,68 @@ function JsonView({ value }: { value: Json }) {
   return <>{String(value)}</>;
 }
 
-export function VersionDetail({ version, onSelect }: { version: string; onSelect: (id: string) => void }) {
+/** The threshold chosen for this version at each site (in force where it serves). */
+function OperatingPoints({ points }: { points: SiteOperatingPoint[] }) {
+  if (points.length === 0) return <p className="muted">No site has a threshold chosen for this version yet.</p>;
+  return (
+    <table className="table compact" data-testid="operating-points">
+      <thead>
+        <tr>
+          <th scope="col">Site</th>
+          <th scope="col">Threshold</th>
+          <th scope="col">Sensitivity (95% CI)</th>
+          <th scope="col" className="num">
+            Positive / negative
+          </th>
+          <th scope="col">Chosen</th>
+        </tr>
+      </thead>
+      <tbody>
+        {points.map((point) => (
+          <tr key={point.site}>
+            <th scope="row">{point.site}</th>
+            <td>
+              <ThresholdText threshold={point.threshold} source={point.source} />
+            </td>
+            <td className="nowrap">{sensitivityText(point)}</td>
+            <td className="num">
+              {point.positives ?? "–"} / {point.negatives ?? "–"}
+            </td>
+            <td className="small">
+              {formatDate(point.chosen_at)}
+              {point.chosen_on && <span className="muted"> ({point.chosen_on})</span>}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function VersionDetail({
+  version,
+  onSelect,
+  onPromote,
+}: {
+  version: string;
+  onSelect: (id: string) => void;
+  onPromote?: (version: ModelVersion) => void;
+}) {
   const detail = useModelVersion(version);
   return (
     <section className="panel" aria-labelledby="version-title" data-testid="version-detail">
-      <h2 id="version-title">
-        Version <span className="mono">{version}</span>
-      </h2>
+      <div className="panel-head">
+        <h2 id="version-title">
+          Version <span className="mono">{version}</span>
+        </h2>
+        {onPromote && detail.data && detail.data.status !== "rejected" && (
+          <div className="actions">
+            <button type="button" className="button small" onClick={() => onPromote(detail.data)}>
+              Promote…
+            </button>
+          </div>
+        )}
+      </div>
       {detail.isPending ? (
         <Loading what="the model card" />
       ) : detail.isError ? (
@@ -45,6 +103,10 @@ export function VersionDetail({ version, onSelect }: { version: string; onSelect
             <dt>Status</dt>
             <dd>
               <span className={`status status-${detail.data.status}`}>{detail.data.status}</span>
+            </dd>
+            <dt>Serves</dt>
+            <dd>
+              <ServesBadges version={detail.data} />
             </dd>
             <dt>Lineage</dt>
             <dd>
@@ -86,6 +148,8 @@ export function VersionDetail({ version, onSelect }: { version: string; onSelect
             <dt>Weights</dt>
             <dd className="mono small">{detail.data.weights_sha256.slice(0, 16)}…</dd>
           </dl>
+          <h3>Thresholds per site</h3>
+          <OperatingPoints points={detail.data.operating_points} />
           <h3>Metrics per evaluation set</h3>
           <MetricsTable versions={[detail.data]} />
           <h3>Training data</h3>
