@@ -82,8 +82,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_training_jobs_site"))
         batch_op.drop_column("site")
     with op.batch_alter_table("predictions", schema=None) as batch_op:
-        batch_op.drop_constraint("ck_predictions_operating_point", type_="check")
-        batch_op.drop_constraint("ck_predictions_routing", type_="check")
+        batch_op.drop_constraint(op.f("ck_predictions_operating_point"), type_="check")
+        batch_op.drop_constraint(op.f("ck_predictions_routing"), type_="check")
         batch_op.drop_column("operating_point")
         batch_op.drop_column("decision_threshold")
         batch_op.drop_column("routing")
