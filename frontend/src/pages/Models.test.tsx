@@ -370,8 +370,8 @@ describe("Models", () => {
     const rows = within(gate).getAllByRole("row").map((row) => Array.from((row as HTMLTableRowElement).cells).map((cell) => cell.textContent));
     expect(rows).toEqual([
       ["Set", "n", "Active AUC", "Candidate AUC", "Difference (95% CI)", "P(better)", "Sensitivity active → candidate"],
-      ["sequestered: site ward-btarget", "45 (41 patients)", "0.838", "0.880", "+0.042 (+0.011 to +0.070)", "98%", "85.0% at 0.42 → 90.0% at 0.31"],
-      ["sequestered: site nih", "40 (36 patients)", "0.810", "0.780", "−0.030 (−0.061 to +0.004)", "7%", "89.0% at 0.42 → 83.0% at 0.42"],
+      ["sequestered: site ward-btarget", "45 (41 patients)", "0.838", "0.880", "+0.042 (+0.011 to +0.070)", "98%", "85.0% → 90.0% (at 0.42 → 0.31)"],
+      ["sequestered: site nih", "40 (36 patients)", "0.810", "0.780", "−0.030 (−0.061 to +0.004)", "7%", "89.0% → 83.0% (at 0.42 → 0.42)"],
       ["source gate half", "312 (290 patients)", "0.951", "0.949", "−0.002 (−0.012 to +0.008)", "41%", "–"],
     ]);
     expect(within(job).getByTestId("gate-looks").textContent).toContain("Looks: 3 comparisons on site ward-b's sequestered cases so far, this one included.");

@@ -4,7 +4,7 @@
 import { useId, useState } from "react";
 import type { ModelVersion, SiteServing, Task } from "../../api/client";
 import { usePromote, useRollback, useStartTraining } from "../../api/queries";
-import { RoutingBadge, ThresholdText } from "../../components/Badges";
+import { ThresholdText } from "../../components/Badges";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { formatDate } from "../../components/States";
 import { MetricsTable } from "./MetricsTable";
@@ -75,7 +75,7 @@ export function PromoteDialog({
     >
       <div className="field">
         <label htmlFor={ids.scope}>Promote for</label>
-        <select id={ids.scope} value={scope} onChange={(e) => setScope(e.target.value)}>
+        <select id={ids.scope} className="wide" value={scope} onChange={(e) => setScope(e.target.value)}>
           <option value={DEFAULT_SCOPE} disabled={version.is_default}>
             The task's default (every site without its own version)
           </option>
@@ -105,11 +105,11 @@ export function PromoteDialog({
           {replaced ? mono(replaced.id) : "the default"}
           {serving ? (
             <>
-              {" "}
-              (<RoutingBadge routing={serving.routing} />, threshold <ThresholdText threshold={serving.operating_point.threshold} source={serving.operating_point.source} />)
+              , {serving.routing === "site" ? "the site's own version" : "the task's default"}, which serves it at{" "}
+              <ThresholdText threshold={serving.operating_point.threshold} source={serving.operating_point.source} />
             </>
           ) : (
-            " (the task's default: the site has sent no image yet)"
+            ", the task's default (the site has sent no image yet)"
           )}
           . It serves at the threshold chosen for it on this site's cases, or its own until there are enough. Autonomy earned at{" "}
           {site} drops to supervised. This overrides the promotion gate.

@@ -84,11 +84,20 @@ export function gateEvaluation(evaluation: unknown): GateEvaluation | null {
 const signed = (value: number | null | undefined) => (typeof value === "number" ? `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(3)}` : "–");
 const pct = (value: number | null | undefined, digits = 1) => (typeof value === "number" ? `${(value * 100).toFixed(digits)}%` : "–");
 
-function Sensitivity({ value, threshold }: { value: number | null; threshold: number | null }) {
+/** "85.0% → 90.0% (at 0.42 → 0.31)": sensitivity of each version at the threshold it would serve. */
+function SensitivityChange({ comparison: c }: { comparison: GateComparison }) {
+  if (c.active_sensitivity === null && c.candidate_sensitivity === null) return <span className="muted">–</span>;
+  const at = (threshold: number | null) => (threshold === null ? "–" : formatThreshold(threshold));
   return (
     <>
-      {pct(value)}
-      {threshold !== null && value !== null && <span className="muted small"> at {formatThreshold(threshold)}</span>}
+      <span className="nowrap">
+        {pct(c.active_sensitivity)} → {pct(c.candidate_sensitivity)}
+      </span>{" "}
+      {(c.active_threshold !== null || c.candidate_threshold !== null) && (
+        <span className="muted small nowrap">
+          (at {at(c.active_threshold)} → {at(c.candidate_threshold)})
+        </span>
+      )}
     </>
   );
 }
@@ -96,7 +105,6 @@ function Sensitivity({ value, threshold }: { value: number | null; threshold: nu
 function ComparisonRow({ comparison, target }: { comparison: GateComparison; target?: boolean }) {
   const c = comparison;
   const interval = c.difference_ci95;
-  const hasSensitivity = c.active_sensitivity !== null || c.candidate_sensitivity !== null;
   return (
     <tr data-cases={c.cases} className={target ? "gate-target" : undefined}>
       <th scope="row">
@@ -108,25 +116,20 @@ function ComparisonRow({ comparison, target }: { comparison: GateComparison; tar
       </td>
       <td className="num">{formatNumber(c.active_auc)}</td>
       <td className="num">{formatNumber(c.candidate_auc)}</td>
-      <td className="num nowrap">
+      <td className="num">
         {signed(c.auc_difference)}
         {interval && (
-          <span className="muted small">
+          <>
             {" "}
-            ({signed(interval[0])} to {signed(interval[1])})
-          </span>
+            <span className="muted small nowrap">
+              ({signed(interval[0])} to {signed(interval[1])})
+            </span>
+          </>
         )}
       </td>
       <td className="num">{pct(c.probability_better, 0)}</td>
-      <td className="nowrap" title={`Specificity ${pct(c.active_specificity)} → ${pct(c.candidate_specificity)}`}>
-        {hasSensitivity ? (
-          <>
-            <Sensitivity value={c.active_sensitivity} threshold={c.active_threshold} /> →{" "}
-            <Sensitivity value={c.candidate_sensitivity} threshold={c.candidate_threshold} />
-          </>
-        ) : (
-          <span className="muted">–</span>
-        )}
+      <td title={`Specificity ${pct(c.active_specificity)} → ${pct(c.candidate_specificity)}`}>
+        <SensitivityChange comparison={c} />
       </td>
     </tr>
   );
@@ -139,7 +142,7 @@ function Evaluation({ evaluation }: { evaluation: unknown }) {
   if (!gate) return null;
   const p = gate.policy;
   return (
-    <div className="gate" data-testid="gate-comparisons">
+    <div className="gate table-wrap" data-testid="gate-comparisons">
       <table className="table compact">
         <caption className="small muted">
           Candidate vs active, paired by patient: AUC difference with its 95% interval, the share of patient resamples in which

@@ -133,10 +133,13 @@ export function VersionDetail({
               <>
                 <dt>Children</dt>
                 <dd>
-                  {detail.data.children.map((id) => (
-                    <button key={id} type="button" className="link mono" onClick={() => onSelect(id)}>
-                      {id}
-                    </button>
+                  {detail.data.children.map((id, index) => (
+                    <span key={id}>
+                      {index > 0 && ", "}
+                      <button type="button" className="link mono" onClick={() => onSelect(id)}>
+                        {id}
+                      </button>
+                    </span>
                   ))}
                 </dd>
               </>
