@@ -219,6 +219,11 @@ try {
   log(`case ${firstId}: AI says ${predicted}`);
   const level = (await page.getByTestId("autonomy-level").innerText()).trim();
   expect(level === "Supervised", `a new site's cases are supervised (${level})`);
+  // A new site has no version of its own: the task's default answers, at its own threshold or none.
+  const model = (await page.getByTestId("model-version").innerText()).trim();
+  expect(model.endsWith("task default"), `a new site is served by the default (${model})`);
+  const decision = (await page.getByTestId("decision-threshold").innerText()).trim();
+  expect(/^threshold \d(\.\d+)? \(version\)$|^highest probability$/.test(decision), `the threshold in force and its source (${decision})`);
 
   step = "viewer: window/level, invert, reset";
   const canvas = page.getByTestId("viewer-canvas");
@@ -373,6 +378,9 @@ try {
   const versions = await page.locator("[data-testid=model-versions] tbody tr").allInnerTexts();
   expect(versions.some((row) => row.includes(`${TASK}.v1`) && row.includes("active")), `v1 is listed as active (${versions})`);
   await page.getByTestId("version-detail").getByText("Training data").waitFor();
+  // The loop's site sent images: it is listed, served by the default.
+  const servingRow = await page.locator(`[data-testid=site-serving] tr[data-site="${SITE}"]`).innerText();
+  expect(servingRow.includes(`${TASK}.v1`) && servingRow.includes("task default"), `${SITE} is served by the default (${servingRow})`);
 
   step = "start training";
   await page.getByRole("button", { name: "Start training…" }).click();
