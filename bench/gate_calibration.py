@@ -33,16 +33,14 @@ from imaging_ai.ml.adaptation_data import load_plan, plan_adaptation, source_tes
 from imaging_ai.ml.base_training import split_manifest
 from imaging_ai.ml.comparison import compare
 from imaging_ai.ml.data import ImageSet, load_image_set
-from imaging_ai.ml.evaluation import scored_cases
+from imaging_ai.ml.evaluation import scored_cases, threshold_on
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem, read_manifest, stable_fraction
-from imaging_ai.ml.operating_point import choose_threshold
 from imaging_ai.ml.tasks import TASKS
 from imaging_ai.services.gate import GatePolicy, judge
 from imaging_ai.storage.model_store import list_versions
 
 TASK = TASKS["chest-xray-pneumonia"]
-POSITIVE = TASK.label_index("pneumonia")
 
 
 class Images:
@@ -67,12 +65,9 @@ class Images:
         return ImageSet(images, torch.tensor([index[i.label] for i in items], dtype=torch.long), list(items))
 
 
-def threshold_on(model: LoadedModel, images: ImageSet, minimum: int) -> float | None:
-    labels = images.labels.numpy()
-    if (labels == POSITIVE).sum() < minimum or (labels != POSITIVE).sum() < minimum:
-        return None
-    scores = model.predict_images(images.images).numpy()[:, POSITIVE]
-    return choose_threshold(scores, labels == POSITIVE, TASK.target_sensitivity or 0.9).threshold
+def threshold(model: LoadedModel, images: ImageSet, minimum: int) -> float | None:
+    choice = threshold_on(model, images, minimum_per_label=minimum)
+    return choice.threshold if choice else None
 
 
 def adapt(
@@ -87,8 +82,8 @@ def adapt(
         serialise_weights(result.training.network), version="candidate", task=TASK,
         architecture=parent.architecture, preprocessing=parent.preprocessing, temperature=result.temperature,
     )  # fmt: skip
-    own = threshold_on(candidate, data.validation, 1)
-    at_site = threshold_on(candidate, data.site_validation, 10)
+    own = threshold(candidate, data.validation, 1)
+    at_site = threshold(candidate, data.site_validation, 10)
     return candidate, own, at_site if at_site is not None else own
 
 
@@ -156,7 +151,7 @@ def main() -> None:
         training = [c for c in cases if (c.patient_id or str(c.path)) not in sequestered_patients]
         held = images.load([c for c in cases if (c.patient_id or str(c.path)) in sequestered_patients])
         # The active version's threshold at the site: chosen on its verified (here: permuted) predictions.
-        active_threshold = threshold_on(base, images.load(training), 10)
+        active_threshold = threshold(base, images.load(training), 10)
         candidate, own, at_site = adapt(base, training, source.train, images)
         decision = one_judgement(base, active_threshold, candidate, own, at_site, held, gate, policy)
         results["null"].append({"run": run, "seconds": round(time.perf_counter() - started, 1), **decision})

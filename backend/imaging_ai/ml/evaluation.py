@@ -12,6 +12,7 @@ from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.manifest import ManifestItem, group_key
 from imaging_ai.ml.metrics import expected_calibration_error, metrics_with_intervals
+from imaging_ai.ml.operating_point import ThresholdChoice, choose_if_enough
 
 
 def evaluate_probabilities(
@@ -57,3 +58,16 @@ def scored_cases(model: LoadedModel, images: ImageSet) -> ScoredCases:
         groups=[group_key(item) for item in images.items],
         positive_index=positive,
     )
+
+
+def threshold_on(model: LoadedModel, images: ImageSet, *, minimum_per_label: int) -> ThresholdChoice | None:
+    """A version's threshold for its task's target sensitivity, chosen on held-out labelled images."""
+    task = model.task
+    if not task.is_binary or task.positive_label is None or task.target_sensitivity is None:
+        return None
+    positive = task.label_index(task.positive_label)
+    labels = images.labels.numpy()
+    if not len(labels):
+        return None
+    scores = model.predict_images(images.images).numpy()[:, positive]
+    return choose_if_enough(scores, labels == positive, task.target_sensitivity, minimum_per_label)

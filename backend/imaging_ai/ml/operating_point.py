@@ -44,6 +44,16 @@ def choose_threshold(scores: np.ndarray, positives: np.ndarray, target_sensitivi
     return at_threshold(scores, positives, threshold)
 
 
+def choose_if_enough(
+    scores: np.ndarray, positives: np.ndarray, target_sensitivity: float, minimum_per_label: int
+) -> ThresholdChoice | None:
+    """The threshold, or None when either label has fewer than ``minimum_per_label`` cases."""
+    n_positive = int(positives.astype(bool).sum())
+    if n_positive < max(1, minimum_per_label) or len(positives) - n_positive < max(1, minimum_per_label):
+        return None
+    return choose_threshold(scores, positives, target_sensitivity)
+
+
 def at_threshold(scores: np.ndarray, positives: np.ndarray, threshold: float) -> ThresholdChoice:
     positives = positives.astype(bool)
     called = scores >= threshold

@@ -28,6 +28,17 @@ class ModelVersionRepository:
         )
         return {task: version for task, version in rows}
 
+    def ancestors(self, version: ModelVersion) -> list[ModelVersion]:
+        """Parent, grandparent, ... up to the lineage's root (a base version); stops at a cycle."""
+        found: list[ModelVersion] = []
+        seen = {version.id}
+        parent_id = version.parent_id
+        while parent_id is not None and parent_id not in seen and (parent := self.get(parent_id)) is not None:
+            found.append(parent)
+            seen.add(parent.id)
+            parent_id = parent.parent_id
+        return found
+
     def for_task(self, task: str) -> Sequence[ModelVersion]:
         return self.session.scalars(
             select(ModelVersion).where(ModelVersion.task == task).order_by(ModelVersion.created_at)

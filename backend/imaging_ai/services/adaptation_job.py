@@ -25,10 +25,10 @@ from imaging_ai.ml.adaptation import AdaptationParams, fine_tune
 from imaging_ai.ml.adaptation_data import load_plan, plan_adaptation, refusal
 from imaging_ai.ml.comparison import Comparison, compare
 from imaging_ai.ml.data import ImageSet, load_image_set
-from imaging_ai.ml.evaluation import scored_cases
+from imaging_ai.ml.evaluation import scored_cases, threshold_on
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem
-from imaging_ai.ml.operating_point import ThresholdChoice, choose_threshold
+from imaging_ai.ml.operating_point import ThresholdChoice
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.ml.training import EpochRecord
 from imaging_ai.persistence.cases import VerifiedCase, verified_cases
@@ -293,10 +293,10 @@ class AdaptationJobRunner:
             preprocessing=parent.preprocessing,
             temperature=result.temperature,
         )
-        version_threshold = _threshold_on(candidate, data.validation, task, minimum=1)
+        version_threshold = threshold_on(candidate, data.validation, minimum_per_label=1)
         site_threshold = (
-            _threshold_on(
-                candidate, data.site_validation, task, minimum=self.settings.operating_point_min_cases
+            threshold_on(
+                candidate, data.site_validation, minimum_per_label=self.settings.operating_point_min_cases
             )
             if inputs.site
             else None
@@ -481,32 +481,12 @@ class AdaptationJobRunner:
 
 
 def _root(session: Session, version: ModelVersion) -> Served | None:
-    versions = ModelVersionRepository(session)
-    root, seen = version, {version.id}
-    while root.parent_id and root.parent_id not in seen and (parent := versions.get(root.parent_id)):
-        root = parent
-        seen.add(root.id)
-    if root.id == version.id:
-        return None
-    return Served(root.id, root.store_path, None)
+    ancestors = ModelVersionRepository(session).ancestors(version)
+    return Served(ancestors[-1].id, ancestors[-1].store_path, None) if ancestors else None
 
 
 def _stored(store_path: str) -> StoredVersion:
     return read_version(Path(store_path))
-
-
-def _threshold_on(
-    model: LoadedModel, images: ImageSet, task: TaskSpec, *, minimum: int
-) -> ThresholdChoice | None:
-    """The version's threshold for the task's target sensitivity on held-out cases it never trained on."""
-    if not task.is_binary or task.positive_label is None or task.target_sensitivity is None:
-        return None
-    positive = task.label_index(task.positive_label)
-    labels = images.labels.numpy()
-    if int((labels == positive).sum()) < minimum or int((labels != positive).sum()) < minimum:
-        return None
-    scores = model.predict_images(images.images).numpy()[:, positive]
-    return choose_threshold(scores, labels == positive, task.target_sensitivity)
 
 
 def _gate_summary(decision: GateDecision) -> dict[str, Any]:

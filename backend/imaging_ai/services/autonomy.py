@@ -35,10 +35,10 @@ from imaging_ai.persistence.models import (
     Prediction,
 )
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
-from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.drift import DriftMonitor, DriftReport
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.identity import Actor, SystemActor
+from imaging_ai.services.serving import NoServingVersionError, ServingService
 from imaging_ai.services.statistics import wilson
 from imaging_ai.services.tasks import get_task
 
@@ -144,15 +144,14 @@ class AutonomyService:
         self.defaults = defaults
         self.rng = rng or random.SystemRandom()
         self.versions = ModelVersionRepository(session)
-        self.serving = ServingRepository(session)
         self.policies = AutonomyRepository(session)
 
     def _serving(self, task: str, site: str | None) -> ModelVersion | None:
         """The version answering at the site (its own, else the default): the one whose evidence counts."""
-        own = self.serving.site_version(task, site) if site else None
-        if own is not None:
-            return self.versions.get(own.model_version_id)
-        return self.versions.active(task)
+        try:
+            return ServingService(self.session).version_for(task, site).version
+        except NoServingVersionError:
+            return None
 
     # --- the level in force, and what it does to a new prediction ------------------------------------
 

@@ -174,12 +174,7 @@ class ModelCatalog:
             raise UnknownModelVersionError(
                 f"No model version {version_id!r}.", details={"version": version_id}
             )
-        lineage: list[str] = []
-        parent_id = record.parent_id
-        while parent_id is not None and parent_id not in lineage:
-            lineage.append(parent_id)
-            parent = self.versions.get(parent_id)
-            parent_id = parent.parent_id if parent else None
+        lineage = [ancestor.id for ancestor in self.versions.ancestors(record)]
         children = [v.id for v in self.versions.for_task(record.task) if v.parent_id == record.id]
         return VersionView(
             record=record,

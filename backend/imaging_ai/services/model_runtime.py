@@ -1,4 +1,4 @@
-"""Loaded model versions for the whole process, swapped atomically when the active version changes.
+"""Loaded model versions for the whole process, swapped atomically when a site's serving version changes.
 
 The database says which version is active (another process, such as the worker or an admin's
 promotion, may change it at any time); each request asks it, then takes the loaded model for that
@@ -73,25 +73,26 @@ class ModelRuntime:
                         batcher.close()
             return model
 
-    def serving(self, task: str, active_version: str | None, store_path: str | None) -> LoadedModel:
-        """The model to answer with for a task whose active version in the database is given."""
+    def serving(self, route: str, active_version: str | None, store_path: str | None) -> LoadedModel:
+        """The model to answer with on a route (a task at a site) whose serving version in the database is
+        given; if it cannot be loaded, the route keeps the version it served before."""
         if active_version is not None and store_path is not None:
             try:
                 model = self.version(active_version, store_path)
             except ModelUnavailableError:
-                fallback = self._current(task)
+                fallback = self._current(route)
                 if fallback is None:
                     raise
                 return fallback
             with self._lock:
-                if self._serving.get(task) != active_version:
-                    logger.info("serving model version", extra={"task": task, "version": active_version})
-                self._serving[task] = active_version
+                if self._serving.get(route) != active_version:
+                    logger.info("serving model version", extra={"route": route, "version": active_version})
+                self._serving[route] = active_version
             return model
-        fallback = self._current(task)
+        fallback = self._current(route)
         if fallback is None:
             raise ModelUnavailableError(
-                f"No model version is active for task {task}.", details={"task": task}
+                f"No model version serves {route}.", details={"route": route}
             )
         return fallback
 
@@ -106,7 +107,7 @@ class ModelRuntime:
                 self._batchers[model.version] = batcher
         return batcher.submit(tensor)
 
-    def _current(self, task: str) -> LoadedModel | None:
+    def _current(self, route: str) -> LoadedModel | None:
         with self._lock:
-            version = self._serving.get(task)
+            version = self._serving.get(route)
             return self._loaded.get(version) if version else None

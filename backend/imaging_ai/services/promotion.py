@@ -21,6 +21,7 @@ from imaging_ai.persistence.models import ModelVersion, SiteVersion
 from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.autonomy import fall_back_on_promotion
 from imaging_ai.services.identity import Actor
+from imaging_ai.services.serving import NoServingVersionError, ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
 
 
@@ -103,10 +104,12 @@ class PromotionService:
         """Makes a version serve one site of its task, in this transaction, with an audit event."""
         version = self._usable(version_id)
         current = self.serving.site_version(version.task, site)
-        default = self.versions.active(version.task)
-        serving_now = current.model_version_id if current else (default.id if default else None)
-        if serving_now == version.id and current is not None:
+        if current is not None and current.model_version_id == version.id:
             raise PromotionError(f"{version.id} already serves site {site}.")
+        try:
+            serving_now: str | None = ServingService(self.session).version_for(version.task, site).version.id
+        except NoServingVersionError:
+            serving_now = None
         self.serving.put_site_version(
             SiteVersion(
                 task=version.task,

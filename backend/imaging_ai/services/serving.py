@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError
-from imaging_ai.ml.operating_point import ThresholdChoice, choose_threshold
+from imaging_ai.ml.operating_point import ThresholdChoice, choose_if_enough
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.model_versions import ModelVersionRepository
@@ -113,10 +113,7 @@ class ServingService:
     def choose(self, task: TaskSpec, scores: np.ndarray, positives: np.ndarray) -> ThresholdChoice | None:
         """The threshold for these cases, or None when there are too few of either label."""
         assert task.target_sensitivity is not None
-        n_pos = int(positives.sum())
-        if n_pos < self.min_cases_per_label or len(positives) - n_pos < self.min_cases_per_label:
-            return None
-        return choose_threshold(scores, positives, task.target_sensitivity)
+        return choose_if_enough(scores, positives, task.target_sensitivity, self.min_cases_per_label)
 
     def record(
         self,

@@ -27,12 +27,10 @@ class SourceData:
 
 def root_card(session: Session, version_id: str) -> dict[str, object] | None:
     versions = ModelVersionRepository(session)
-    seen: set[str] = set()
     version = versions.get(version_id)
-    while version is not None and version.parent_id and version.id not in seen:
-        seen.add(version.id)
-        version = versions.get(version.parent_id)
-    return read_card(version) if version is not None else None
+    if version is None:
+        return None
+    return read_card(([version, *versions.ancestors(version)])[-1])
 
 
 def source_data(session: Session, task: TaskSpec, version_id: str, datasets_dir: Path) -> SourceData | None:

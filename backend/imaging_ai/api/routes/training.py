@@ -7,14 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from imaging_ai.api.deps import PromotionServiceDep, TrainingJobServiceDep
+from imaging_ai.api.deps import ModelCatalogDep, PromotionServiceDep, TrainingJobServiceDep
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionPublic
 from imaging_ai.api.schemas.training import JobStatus, ModelChange, TrainingJobCreate, TrainingJobPublic
 from imaging_ai.api.security import IsAdmin, requires
 from imaging_ai.services.identity import Permission
-from imaging_ai.services.model_catalog import read_card
 
 # Training and model changes are for administrators only, reads included (the web app's Models screen).
 jobs_router = APIRouter(
@@ -87,12 +86,15 @@ def cancel_training_job(job_id: uuid.UUID, admin: IsAdmin, jobs: TrainingJobServ
     responses=error_responses(404, 409, 422),
 )
 def promote_version(
-    version: str, body: ModelChange, admin: IsAdmin, promotion: PromotionServiceDep
+    version: str,
+    body: ModelChange,
+    admin: IsAdmin,
+    promotion: PromotionServiceDep,
+    catalog: ModelCatalogDep,
 ) -> ModelVersionPublic:
-    record = promotion.promote(version, site=body.site, actor=admin, reason=body.reason)
-    return ModelVersionPublic.from_record(
-        record, read_card(record), promotion.serving.sites_served_by(record.id)
-    )
+    promoted = promotion.promote(version, site=body.site, actor=admin, reason=body.reason)
+    view = catalog.version(promoted.id)
+    return ModelVersionPublic.from_record(view.record, view.card, view.serving_sites)
 
 
 @changes_router.post(
@@ -104,9 +106,12 @@ def promote_version(
     responses=error_responses(404, 409, 422),
 )
 def rollback_task(
-    task: str, body: ModelChange, admin: IsAdmin, promotion: PromotionServiceDep
+    task: str,
+    body: ModelChange,
+    admin: IsAdmin,
+    promotion: PromotionServiceDep,
+    catalog: ModelCatalogDep,
 ) -> ModelVersionPublic:
-    record = promotion.rollback(task, actor=admin, reason=body.reason, site=body.site)
-    return ModelVersionPublic.from_record(
-        record, read_card(record), promotion.serving.sites_served_by(record.id)
-    )
+    serving = promotion.rollback(task, actor=admin, reason=body.reason, site=body.site)
+    view = catalog.version(serving.id)
+    return ModelVersionPublic.from_record(view.record, view.card, view.serving_sites)
