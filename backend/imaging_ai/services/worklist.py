@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
+from imaging_ai.services.serving import NoServingVersionError, ServingService
 from imaging_ai.services.tasks import get_task
 
 WEIGHTS = {"uncertainty": 0.5, "disagreement_risk": 0.3, "waiting": 0.2}
@@ -60,15 +60,21 @@ class Worklist:
         return items[offset : offset + limit], len(items)
 
     def _site_disagreement(self, candidates: Sequence[Prediction]) -> dict[tuple[str, str | None], float]:
+        """Per (task, site): how often clinicians disagreed with the version now serving the site."""
         rates: dict[tuple[str, str | None], float] = {}
-        versions = ModelVersionRepository(self.session)
-        for task in {p.task for p in candidates}:
-            active = versions.active(task)
-            reviewed = reviewed_predictions(self.session, task, model_version=active.id) if active else []
-            for site in {p.site for p in candidates if p.task == task}:
-                at_site = [case for case in reviewed if case.site == site]
-                disagreed = sum(not case.agreed for case in at_site)
-                rates[(task, site)] = (disagreed + 1) / (len(at_site) + 2)
+        serving = ServingService(self.session)
+        for task, site in {(p.task, p.site) for p in candidates}:
+            try:
+                version = serving.version_for(task, site).version.id
+            except NoServingVersionError:
+                version = None
+            # `site=None` asks for every site; the filter keeps the cases sent without one.
+            reviewed = (
+                reviewed_predictions(self.session, task, model_version=version, site=site) if version else []
+            )
+            at_site = [case for case in reviewed if case.site == site]
+            disagreed = sum(not case.agreed for case in at_site)
+            rates[(task, site)] = (disagreed + 1) / (len(at_site) + 2)
         return rates
 
     @staticmethod
