@@ -172,7 +172,18 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     items = read_manifest(Path(args.manifest), labels=task.labels)
     if args.split:
         items = [item for item in items if item.split == args.split]
-    result = {"task": task.name, "version": version, "manifest": args.manifest, "split": args.split}
+    if args.half:
+        from imaging_ai.ml.adaptation_data import source_test_halves
+
+        gate, report = source_test_halves(items)
+        items = gate if args.half == "gate" else report
+    result = {
+        "task": task.name,
+        "version": version,
+        "manifest": args.manifest,
+        "split": args.split,
+        "half": args.half,
+    }
     result.update(evaluate_items(load_model(stored), items))
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
@@ -421,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--manifest", required=True)
     evaluate.add_argument("--version", help="Default: the task's active version in the database.")
     evaluate.add_argument("--split", help="Only rows of this split (e.g. test).")
+    evaluate.add_argument(
+        "--half",
+        choices=["gate", "report"],
+        help="Only this half of the rows, by patient: the promotion gate's, or the one only ever reported.",
+    )
     evaluate.add_argument("--store", action="append", default=[], help="Another model store root to look in.")
     evaluate.add_argument("--json", action="store_true", help="One line of JSON.")
     evaluate.set_defaults(handler=_evaluate)

@@ -104,3 +104,26 @@ def test_evaluate_reproduces_the_shipped_card() -> None:
     for metric in ("auc", "accuracy", "sensitivity", "specificity", "n"):
         assert measured[metric] == card[metric], metric
     assert measured["counts_per_label"] == card["counts_per_label"]
+
+
+def test_evaluate_splits_the_source_test_split_into_disjoint_halves_by_patient() -> None:
+    [stored] = [v for v in list_versions(PROJECT_ROOT / "model_store") if v.task == "chest-xray-pneumonia"]
+    halves = {}
+    for half in ("gate", "report"):
+        result = subprocess.run(
+            [
+                CLI, "evaluate", "--task", "chest-xray-pneumonia", "--manifest", str(GUANGZHOU),
+                "--version", stored.version, "--split", "test", "--half", half, "--json",
+            ],
+            capture_output=True, text=True, timeout=600, check=False,
+            env={**os.environ, "IMAGING_AI_LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        halves[half] = json.loads(result.stdout)
+        assert halves[half]["half"] == half
+    card = stored.card["metrics"]["source-test"]
+    assert halves["gate"]["n"] + halves["report"]["n"] == card["n"]
+    assert 0.4 < halves["report"]["n"] / card["n"] < 0.6
+    for label, count in card["counts_per_label"].items():
+        gate, report = halves["gate"]["counts_per_label"][label], halves["report"]["counts_per_label"][label]
+        assert gate + report == count
