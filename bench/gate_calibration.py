@@ -29,7 +29,12 @@ import torch
 
 from bench.common import DATASETS, ROOT
 from imaging_ai.ml.adaptation import AdaptationParams, fine_tune
-from imaging_ai.ml.adaptation_data import load_plan, plan_adaptation, source_test_halves
+from imaging_ai.ml.adaptation_data import (
+    SITE_THRESHOLD_MIN_CASES,
+    load_plan,
+    plan_adaptation,
+    source_test_halves,
+)
 from imaging_ai.ml.base_training import split_manifest
 from imaging_ai.ml.comparison import compare
 from imaging_ai.ml.data import ImageSet, load_image_set
@@ -83,7 +88,7 @@ def adapt(
         architecture=parent.architecture, preprocessing=parent.preprocessing, temperature=result.temperature,
     )  # fmt: skip
     own = threshold(candidate, data.validation, 1)
-    at_site = threshold(candidate, data.site_validation, 10)
+    at_site = threshold(candidate, data.site_validation, SITE_THRESHOLD_MIN_CASES)
     return candidate, own, at_site if at_site is not None else own
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.ml.adaptation import AdaptationParams, fine_tune
-from imaging_ai.ml.adaptation_data import load_plan, plan_adaptation, refusal
+from imaging_ai.ml.adaptation_data import SITE_THRESHOLD_MIN_CASES, load_plan, plan_adaptation, refusal
 from imaging_ai.ml.comparison import Comparison, compare
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.evaluation import scored_cases, threshold_on
@@ -295,9 +295,7 @@ class AdaptationJobRunner:
         )
         version_threshold = threshold_on(candidate, data.validation, minimum_per_label=1)
         site_threshold = (
-            threshold_on(
-                candidate, data.site_validation, minimum_per_label=self.settings.operating_point_min_cases
-            )
+            threshold_on(candidate, data.site_validation, minimum_per_label=SITE_THRESHOLD_MIN_CASES)
             if inputs.site
             else None
         )
