@@ -208,6 +208,34 @@ def plot(summary: dict[str, Any], out: Path) -> None:
     fig.savefig(out)
 
 
+def markdown(summary: dict[str, Any]) -> str:
+    """The table for docs/benchmarks.md: median (worst) over orders of what each site is served."""
+    lines = [
+        "| verdicts | row | NIH AUC | NIH sensitivity | NIH specificity | Hannover sensitivity | "
+        "source report AUC | source report sensitivity | source report specificity |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def cell(kind: str, site: str, metric: str, label: str) -> str:
+        value = summary.get(kind, {}).get(site, {}).get(metric, {}).get(label)
+        return "-" if value is None else f"{value['median']:.3f} ({value['worst']:.3f})"
+
+    for label in ("0", "50", "100", "200", "all"):
+        for kind in ("shared", "site_scoped"):
+            if label == "0" and kind == "site_scoped":
+                continue
+            row = "frozen (shipped)" if label == "0" else kind.replace("_", "-")
+            cells = [
+                cell(kind, site, metric, label)
+                for site, metric in (
+                    (NIH, "auc"), (NIH, "sensitivity"), (NIH, "specificity"), (HANNOVER, "sensitivity"),
+                    (SOURCE, "auc"), (SOURCE, "sensitivity"), (SOURCE, "specificity"),
+                )
+            ]  # fmt: skip
+            lines.append(f"| {label} | {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,14 +243,23 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=3)
     parser.add_argument("--step", type=int, default=50)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "site_adaptation")
+    parser.add_argument("--report-only", action="store_true", help="Redraw the table and plot from the JSON.")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        saved = json.loads((args.out / "site_adaptation.json").read_text())
+        summary = summarise(saved["orders"])
+        (args.out / "site_adaptation.md").write_text(markdown(summary))
+        plot(summary, args.out / "site_adaptation.png")
+        print((args.out / "site_adaptation.md").read_text())
+        return
     orders = []
     for order in range(args.orders):
         orders.append(one_order(order, args.step))
         result = {"orders": orders, "summary": summarise(orders)}
         (args.out / "site_adaptation.json").write_text(json.dumps(result, indent=1) + "\n")
     plot(summarise(orders), args.out / "site_adaptation.png")
+    (args.out / "site_adaptation.md").write_text(markdown(summarise(orders)))
 
 
 if __name__ == "__main__":
