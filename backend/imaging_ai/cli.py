@@ -189,6 +189,21 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _fit_feature_density(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from imaging_ai.ml.density_fit import DensityFitError, fit_version_density
+
+    datasets = Path(args.datasets_dir) if args.datasets_dir else settings.datasets_dir
+    try:
+        stored, density = fit_version_density(Path(args.version_dir), datasets, quantile=args.quantile)
+    except DensityFitError as error:
+        print(json.dumps({"error": str(error)}), file=sys.stderr)
+        return 2
+    print(json.dumps({"version": stored.version, "files": stored.card["files"], **density.summary()}))
+    return 0
+
+
 def _openapi(args: argparse.Namespace, settings: Settings) -> int:
     """Writes the API's OpenAPI schema (the source the web app's typed client is generated from)."""
     from pathlib import Path
@@ -440,6 +455,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--store", action="append", default=[], help="Another model store root to look in.")
     evaluate.add_argument("--json", action="store_true", help="One line of JSON.")
     evaluate.set_defaults(handler=_evaluate)
+
+    density = commands.add_parser(
+        "fit-feature-density",
+        help="Fit a base version's feature density (out-of-distribution guard, drift scores) from the "
+        "training data its card names, and add it to the version folder.",
+    )
+    density.add_argument("--version-dir", required=True, help="The version's folder in a model store.")
+    density.add_argument("--datasets-dir", help="Folder of the datasets (default: IMAGING_AI_DATASETS_DIR).")
+    density.add_argument(
+        "--quantile", type=float, default=0.99, help="Held-out quantile of the distance threshold."
+    )
+    density.set_defaults(handler=_fit_feature_density)
 
     openapi = commands.add_parser("openapi", help="Print (or write) the API's OpenAPI schema as JSON.")
     openapi.add_argument("--out", help="Write to this file instead of standard output.")

@@ -1,4 +1,5 @@
-"""A stored model version, loaded and ready to predict: network, preprocessing, temperature."""
+"""A stored model version, loaded and ready to predict: network, preprocessing, temperature, and the
+density of its training features when the version has one."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import torch
 from torch import nn
 
 from imaging_ai.ml.architectures import build_network
+from imaging_ai.ml.feature_density import FeatureDensity
+from imaging_ai.ml.features import PENULTIMATE, feature_dimension, features_and_logits
 from imaging_ai.ml.preprocessing import PreprocessingSpec
 from imaging_ai.ml.tasks import TASKS, TaskSpec
-from imaging_ai.storage.model_store import StoredVersion
+from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, ModelStoreError, StoredVersion
 
 
 @dataclass
@@ -25,6 +28,8 @@ class LoadedModel:
     temperature: float
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     """Held by code that attaches hooks to the network (heatmaps), which must not interleave."""
+    density: FeatureDensity | None = field(default=None, repr=False)
+    """The density of the training images' features (out-of-distribution guard, drift scores)."""
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -38,17 +43,42 @@ class LoadedModel:
         with torch.inference_mode():
             return self.calibrated(self.network(batch))
 
+    def predict_scored(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, K + 1) for normalised inputs (N, 1, S, S): the calibrated probabilities, exactly as
+        `predict` returns them, then the Mahalanobis distance of the image's features (NaN when the
+        version has no density), from the same forward pass."""
+        with torch.inference_mode():
+            kind = self.density.features if self.density is not None else PENULTIMATE
+            features, logits = features_and_logits(self.network, self.architecture, batch, kind)
+            probabilities = self.calibrated(logits)
+            if self.density is None:
+                distances = torch.full((len(batch),), float("nan"), dtype=probabilities.dtype)
+            else:
+                distances = self.density.distance(features).to(probabilities.dtype)
+            return torch.cat([probabilities, distances.unsqueeze(1)], dim=1)
+
+    def normalise_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Resized [0, 1] images (N, S, S) -> normalised network inputs (N, 1, S, S)."""
+        return (images.unsqueeze(1) - self.preprocessing.mean) / self.preprocessing.std
+
     def predict_images(self, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
         """Calibrated probabilities for resized [0, 1] images (N, S, S)."""
         outputs = []
         for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size].unsqueeze(1)
-            outputs.append(self.predict((batch - self.preprocessing.mean) / self.preprocessing.std))
+            outputs.append(self.predict(self.normalise_images(images[start : start + batch_size])))
         return torch.cat(outputs) if outputs else torch.empty(0, len(self.labels))
 
 
-def load_model(stored: StoredVersion) -> LoadedModel:
-    """Loads a version, refusing weights whose SHA-256 does not match the card."""
+def load_model(stored: StoredVersion, *, with_density: bool = True) -> LoadedModel:
+    """Loads a version, refusing weights (and a feature density) whose SHA-256 does not match the card."""
+    density = None
+    if with_density and (data := stored.read_verified_extra(FEATURE_DENSITY_FILE)) is not None:
+        try:
+            density = FeatureDensity.from_bytes(data)
+        except ValueError as exc:
+            raise ModelStoreError(f"{FEATURE_DENSITY_FILE} of {stored.version} is unreadable") from exc
+        if density.dimension != feature_dimension(stored.card["architecture"], density.features):
+            raise ModelStoreError(f"{FEATURE_DENSITY_FILE} of {stored.version} is for other features")
     return model_from_weights(
         stored.read_verified_weights(),
         version=stored.version,
@@ -56,6 +86,7 @@ def load_model(stored: StoredVersion) -> LoadedModel:
         architecture=stored.card["architecture"],
         preprocessing=PreprocessingSpec.from_dict(stored.preprocessing),
         temperature=float(stored.card["calibration"]["temperature"]),
+        density=density,
     )
 
 
@@ -67,6 +98,7 @@ def model_from_weights(
     architecture: str,
     preprocessing: PreprocessingSpec,
     temperature: float,
+    density: FeatureDensity | None = None,
 ) -> LoadedModel:
     """A model from serialised weights: the same bytes a version stores, so the same answers."""
     network = build_network(architecture, len(task.labels))
@@ -80,6 +112,7 @@ def model_from_weights(
         network=network,
         preprocessing=preprocessing,
         temperature=temperature,
+        density=density,
     )
 
 
