@@ -101,4 +101,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         max_image_pixels=30_000_000,
         # The test client talks plain http://testserver; a Secure cookie would never be sent back.
         cookie_secure=False,
+        # Blind reads hide answers at random; the tests of blinding and autonomy turn them on themselves.
+        blind_read_fraction=0.0,
     )

@@ -158,3 +158,58 @@ def test_predictions_from_before_site_serving_keep_their_version_and_show_argmax
         engine.dispose()
     assert tuple(row) == ("t.v1", "default", None, "argmax")
     assert default == "t.v1" and own == 0
+
+
+def test_blind_read_rules_drop_task_wide_and_unblinded_levels_and_file_names(
+    empty_database_url: str,
+) -> None:
+    """Migration 0006: no task-wide level survives, levels earned on unblinded agreement return to
+    supervised (with the reason on the row), and uploaders' file names are gone, column and values."""
+    from sqlalchemy import text
+
+    migrations.upgrade(empty_database_url, "0005")
+    engine = create_engine(empty_database_url)
+    policy = (
+        "INSERT INTO autonomy_policies (task, site, level, confidence_threshold, audit_fraction, changed_by, "
+        "reason, changed_at) VALUES ('t', :site, :level, :threshold, :fraction, 'dr.admin', 'board', "
+        "CURRENT_TIMESTAMP)"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO images (id, content_sha256, size_bytes, original_filename, media_type, "
+                    "format, rows, cols, bits_stored, photometric_interpretation, number_of_frames, "
+                    "frame_index, "
+                    "created_at) VALUES (:id, :sha, 1, 'DOE^JANE chest.png', 'image/png', 'png', 1, 1, 8, "
+                    "'MONOCHROME2', 1, 0, CURRENT_TIMESTAMP)"
+                ),
+                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
+            )
+            connection.execute(
+                text(policy), {"site": "*", "level": "autonomous", "threshold": None, "fraction": 0.1}
+            )
+            connection.execute(
+                text(policy), {"site": "gz", "level": "semi_autonomous", "threshold": 0.97, "fraction": 0.3}
+            )
+            connection.execute(
+                text(policy), {"site": "nih", "level": "supervised", "threshold": None, "fraction": 0.0}
+            )
+        migrations.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            policies = connection.execute(
+                text(
+                    "SELECT site, level, class_thresholds, blind_read_fraction, reason "
+                    "FROM autonomy_policies "
+                    "ORDER BY site"
+                )
+            ).all()
+            image_columns = {column["name"] for column in inspect(connection).get_columns("images")}
+    finally:
+        engine.dispose()
+    assert [(p.site, p.level, p.class_thresholds, p.blind_read_fraction) for p in policies] == [
+        ("gz", "supervised", None, 0.3),
+        ("nih", "supervised", None, 0.2),
+    ]
+    assert "Migration 0006" in policies[0].reason and policies[1].reason == "board"
+    assert "original_filename" not in image_columns

@@ -44,6 +44,27 @@ def test_png_chest_xray_is_stored_and_returned(client: TestClient) -> None:
     assert "chest" not in original.headers["content-disposition"]
 
 
+def test_the_uploaders_file_name_is_stored_nowhere(client: TestClient) -> None:
+    """Hospital file names often carry the patient's name: not in the record, the database or the logs."""
+    from sqlalchemy import text
+
+    from tests.api.conftest import app_state
+
+    name = "DOE_JANE_1961-04-02_chest.png"
+    for route, form in (("/api/v1/images", {}), ("/api/v1/predictions", {"task": "chest-xray-pneumonia"})):
+        data = PILImage.fromarray(np.full((64, 64), len(route), np.uint8))
+        buffer = io.BytesIO()
+        data.save(buffer, format="PNG")
+        response = client.post(route, files={"file": (name, buffer.getvalue())}, data=form)
+        assert response.status_code == 201, response.text
+        assert "DOE" not in response.text
+    with app_state(client).session_factory() as session:
+        for table in ("images", "predictions", "audit_events"):
+            rows = session.execute(text(f"SELECT * FROM {table}")).all()
+            assert not any("DOE" in str(value) for row in rows for value in row), table
+        assert session.execute(text("SELECT count(*) FROM images")).scalar() == 2
+
+
 def test_identical_upload_returns_the_existing_record(client: TestClient) -> None:
     data = samples.guangzhou_jpeg().read_bytes()
     first = upload(client, data, "a.jpeg")

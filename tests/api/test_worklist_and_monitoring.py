@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.services.worklist import WEIGHTS
 from tests.api.conftest import app_state
-from tests.api.test_autonomy import CXR, guangzhou_test_images
+from tests.api.test_autonomy import CXR, guangzhou_test
 from tests.verified_cases import nih_rows, review
 
 
@@ -22,7 +22,7 @@ def test_the_worklist_puts_the_most_informative_and_riskiest_first(client: TestC
             files={"file": ("x.jpeg", path.read_bytes())},
             data={"task": CXR, "site": "gz"},
         ).json()
-        for path in guangzhou_test_images(8)
+        for path, _ in guangzhou_test(8)
     ]
     page = client.get("/api/v1/worklist", params={"task": CXR, "site": "gz"}).json()
     assert page["total"] == 8
@@ -64,7 +64,7 @@ def test_the_worklist_puts_the_most_informative_and_riskiest_first(client: TestC
 
 def test_a_sites_disagreement_raises_its_cases_risk(client: TestClient) -> None:
     review(client, nih_rows(12))  # NIH: the shipped model is often wrong there
-    for path in guangzhou_test_images(6):
+    for path, _ in guangzhou_test(6):
         reviewed = client.post(
             "/api/v1/predictions",
             files={"file": ("x.jpeg", path.read_bytes())},
@@ -73,12 +73,12 @@ def test_a_sites_disagreement_raises_its_cases_risk(client: TestClient) -> None:
         client.post(f"/api/v1/predictions/{reviewed['id']}/feedback", json={"verdict": "agree"})
     nih = client.post(
         "/api/v1/predictions",
-        files={"file": ("x.png", guangzhou_test_images(7)[6].read_bytes())},
+        files={"file": ("x.png", guangzhou_test(7)[6][0].read_bytes())},
         data={"task": CXR, "site": "nih"},
     ).json()
     gz = client.post(
         "/api/v1/predictions",
-        files={"file": ("x.png", guangzhou_test_images(7)[6].read_bytes())},
+        files={"file": ("x.png", guangzhou_test(7)[6][0].read_bytes())},
         data={"task": CXR, "site": "gz"},
     ).json()
     items = {i["prediction"]["id"]: i for i in client.get("/api/v1/worklist").json()["items"]}
@@ -102,16 +102,19 @@ def test_metrics_over_time_calibration_and_prometheus(client: TestClient) -> Non
     agreement = first["agreement"]
     assert agreement["n"] == 10 and agreement["low"] <= agreement["rate"] <= agreement["high"]
     assert first["sensitivity"] is not None and first["specificity"] is not None
-    assert first["drift_psi"] is None  # fewer than 20 images in a bucket: no drift figure
+    assert 0 <= first["out_of_distribution_rate"] <= 1
     by_day = client.get(f"/api/v1/tasks/{CXR}/metrics").json()
     assert [p["predictions"] for p in by_day["series"][0]["points"]] == [24]
-    assert by_day["series"][0]["points"][0]["drift_psi"] > 0
+    day = by_day["series"][0]["points"][0]
+    with app_state(client).session_factory() as session:
+        flagged = session.scalars(select(Prediction.out_of_distribution)).all()
+    assert day["out_of_distribution_rate"] == round(sum(bool(f) for f in flagged) / len(flagged), 4)
 
     calibration = client.get(f"/api/v1/tasks/{CXR}/calibration").json()
     assert len(calibration["bins"]) == 10 and sum(b["n"] for b in calibration["bins"]) == 24
     assert calibration["model_version"] == f"{CXR}.v1"
 
-    waiting = guangzhou_test_images(1)[0].read_bytes()
+    waiting = guangzhou_test(1)[0][0].read_bytes()
     client.post("/api/v1/predictions", files={"file": ("x.jpeg", waiting)}, data={"task": CXR})
     prometheus = client.get("/metrics")
     assert prometheus.status_code == 200 and prometheus.headers["content-type"].startswith("text/plain")

@@ -6,7 +6,6 @@ import pytest
 
 from imaging_ai.services.statistics import (
     expected_calibration_error,
-    population_stability_index,
     reliability_bins,
     wilson,
 )
@@ -20,16 +19,6 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert perfect.low == 0.9812 and perfect.high == 1.0  # never a zero-width interval at the edge
     assert wilson(0, 0).rate is None
     assert wilson(0, 10).low == 0.0 and wilson(0, 10).high == pytest.approx(0.2775, abs=1e-4)
-
-
-def test_psi_is_zero_for_equal_histograms_and_grows_with_the_shift() -> None:
-    flat = [0.25] * 4
-    assert population_stability_index(flat, flat) == 0
-    small = population_stability_index([0.3, 0.2, 0.25, 0.25], flat)
-    large = population_stability_index([0.7, 0.1, 0.1, 0.1], flat)
-    assert 0 < small < large
-    # (0.7 - 0.25) ln(0.7 / 0.25) + 3 (0.1 - 0.25) ln(0.1 / 0.25)
-    assert large == pytest.approx(0.45 * 1.0296 + 3 * 0.15 * 0.9163, abs=1e-3)
 
 
 def test_reliability_bins_and_calibration_error() -> None:

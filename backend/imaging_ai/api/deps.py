@@ -10,13 +10,15 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from imaging_ai.api.state import AppState
+from imaging_ai.ml.drift_detector import DriftPolicy
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.accounts import AccountService
 from imaging_ai.services.audit_log import AuditLog
 from imaging_ai.services.authentication import Authenticator, LoginPolicy, SignInService
-from imaging_ai.services.autonomy import AutonomyPolicyDefaults, AutonomyService
-from imaging_ai.services.drift import DriftMonitor, DriftPolicy
+from imaging_ai.services.autonomy import AutonomyRules, AutonomyService
+from imaging_ai.services.certification import CertificationRules
+from imaging_ai.services.drift import DriftMonitor
 from imaging_ai.services.feedback import FeedbackService
 from imaging_ai.services.ingestion import IngestionService
 from imaging_ai.services.model_catalog import ModelCatalog
@@ -74,17 +76,12 @@ IngestionServiceDep = Annotated[IngestionService, Depends(get_ingestion_service)
 
 def get_autonomy_service(state: StateDep, session: SessionDep) -> AutonomyService:
     settings = state.settings
-    drift = DriftMonitor(
-        session,
-        state.drift_references,
-        DriftPolicy(threshold=settings.drift_threshold, window=settings.drift_window),
+    drift = DriftMonitor(session, DriftPolicy(window=settings.drift_window))
+    rules = AutonomyRules(
+        CertificationRules(settings.autonomy_error_targets, alpha=settings.autonomy_alpha),
+        blind_read_fraction=settings.blind_read_fraction,
     )
-    defaults = AutonomyPolicyDefaults(
-        target=settings.autonomy_target,
-        min_verdicts=settings.autonomy_min_verdicts,
-        audit_fraction=settings.audit_fraction,
-    )
-    return AutonomyService(session, drift, defaults)
+    return AutonomyService(session, drift, rules)
 
 
 AutonomyServiceDep = Annotated[AutonomyService, Depends(get_autonomy_service)]
@@ -97,8 +94,8 @@ def get_worklist(session: SessionDep) -> Worklist:
 WorklistDep = Annotated[Worklist, Depends(get_worklist)]
 
 
-def get_monitoring(autonomy: AutonomyServiceDep) -> Monitoring:
-    return Monitoring(autonomy.session, autonomy.drift)
+def get_monitoring(session: SessionDep) -> Monitoring:
+    return Monitoring(session)
 
 
 MonitoringDep = Annotated[Monitoring, Depends(get_monitoring)]

@@ -8,7 +8,6 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.persistence.database import create_db_engine, create_session_factory
-from imaging_ai.services.drift import ReferenceCache
 from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
@@ -21,7 +20,6 @@ class AppState:
     session_factory: sessionmaker[Session]
     blob_store: BlobStore
     runtime: ModelRuntime
-    drift_references: ReferenceCache
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -32,7 +30,4 @@ class AppState:
             session_factory=create_session_factory(engine),
             blob_store=BlobStore(settings.images_dir),
             runtime=ModelRuntime(settings.model_cache_size, max_batch=settings.inference_max_batch),
-            drift_references=ReferenceCache(
-                settings.data_dir / "drift", settings.datasets_dir, settings.max_image_pixels
-            ),
         )

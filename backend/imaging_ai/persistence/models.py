@@ -37,15 +37,14 @@ USER_KINDS = ("person", "service")
 ROLES = ("clinician", "admin")
 API_KEY_SCOPES = ("read", "predict")
 AUTONOMY_LEVELS = ("supervised", "semi_autonomous", "autonomous")
-ALERT_KINDS = ("agreement_dropped", "new_version", "input_drift")
+ALERT_KINDS = ("agreement_dropped", "new_version", "input_drift", "error_above_target")
+"""`agreement_dropped` is only found on alerts from before per-class error bounds (migration 0006)."""
 ROUTINGS = ("default", "site")
 """How a prediction's version was chosen: the task's default, or the site's own promoted version."""
 OPERATING_POINT_SOURCES = ("site", "version", "argmax")
 """Where a served decision threshold came from: the site's verified cases, the version's validation
 data, or none (the label of highest probability; multi-label tasks, and predictions made before
 per-site operating points)."""
-ANY_SITE = "*"
-"""The site key of a task-wide autonomy policy (a site's own policy overrides it)."""
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -60,7 +59,6 @@ class Image(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    original_filename: Mapped[str | None] = mapped_column(String(255))
     media_type: Mapped[str] = mapped_column(String(64))
     format: Mapped[str] = mapped_column(String(16))
     modality: Mapped[str | None] = mapped_column(String(16))
@@ -168,9 +166,20 @@ class Prediction(Base):
     """The rule that finalised the answer without a clinician (`rule:...`); null when a clinician must."""
     finalized_at: Mapped[datetime | None] = mapped_column()
     audit_sample: Mapped[bool] = mapped_column(default=False, server_default=false())
-    """An automatically finalised answer drawn for review anyway, so that measurement never stops."""
-    input_histogram: Mapped[list[Any] | None] = mapped_column()
-    """Intensity histogram of the image (32 bins), the input-drift statistic."""
+    """An automatically finalised answer drawn for a (blind) review anyway, so measurement never stops."""
+    blind_read: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Drawn to be read blind: no client is shown the answer until a clinician has given a label."""
+    blind_read_probability: Mapped[float | None] = mapped_column(Float)
+    """The chance it had of being drawn (its inverse weights the evidence); null before migration 0006."""
+    ood_distance: Mapped[float | None] = mapped_column(Float)
+    """Mahalanobis distance of the image's features from the version's training features."""
+    out_of_distribution: Mapped[bool | None] = mapped_column()
+    """Beyond the version's out-of-distribution threshold: never finalised automatically. Null: the
+    version has no feature density (nothing can be finalised automatically then either)."""
+    feature_z: Mapped[float | None] = mapped_column(Float)
+    """The distance's normal score against the version's held-out images: the drift test's input."""
+    output_z: Mapped[float | None] = mapped_column(Float)
+    """The output's normal score against the version's held-out images: the drift test's other input."""
     routing: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
     decision_threshold: Mapped[float | None] = mapped_column(Float)
     """The probability of the positive label at or above which it was the served label (two-label tasks)."""
@@ -178,11 +187,21 @@ class Prediction(Base):
 
     __table_args__ = (
         CheckConstraint(_one_of("status", PREDICTION_STATUSES), name="status"),
+        CheckConstraint(
+            "blind_read_probability IS NULL OR (blind_read_probability > 0 AND blind_read_probability <= 1)",
+            name="blind_read_probability_range",
+        ),
+        CheckConstraint("NOT blind_read OR blind_read_probability IS NOT NULL", name="blind_read_weighted"),
         CheckConstraint(_one_of("routing", ROUTINGS), name="routing"),
         CheckConstraint(_one_of("operating_point", OPERATING_POINT_SOURCES), name="operating_point"),
         CheckConstraint(_one_of("autonomy_level", AUTONOMY_LEVELS), name="autonomy_level"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
     )
+
+    @property
+    def awaits_blind_read(self) -> bool:
+        """Drawn to be read blind and not read yet: its answer is shown to no clinician until then."""
+        return self.blind_read and self.status != "reviewed"
 
 
 class Feedback(Base):
@@ -199,6 +218,8 @@ class Feedback(Base):
     # The authenticated account that gave the verdict (null only for verdicts from before accounts).
     reviewer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     notes: Mapped[str | None] = mapped_column(Text)
+    blind: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Given without the AI's answer in view (a blind read): the only verdicts certification counts."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -325,15 +346,18 @@ class LoginAttempt(Base):
 
 
 class AutonomyPolicy(Base):
-    """The level of autonomy of a task, task-wide (site `*`) or for one site, set by an administrator."""
+    """The level of autonomy of a task at one site, set by an administrator. Nothing is task-wide: a site
+    without a row of its own, or whose serving version is not the one that earned it, is supervised."""
 
     __tablename__ = "autonomy_policies"
 
     task: Mapped[str] = mapped_column(String(64), primary_key=True)
     site: Mapped[str] = mapped_column(String(128), primary_key=True)
     level: Mapped[str] = mapped_column(String(16))
-    confidence_threshold: Mapped[float | None] = mapped_column(Float)
-    audit_fraction: Mapped[float] = mapped_column(Float)
+    class_thresholds: Mapped[dict[str, Any] | None] = mapped_column()
+    """Semi-autonomy: per label, the confidence at or above which an answer of that label is final
+    (a label absent or null is never final automatically)."""
+    blind_read_fraction: Mapped[float] = mapped_column(Float)
     model_version_id: Mapped[str | None] = mapped_column(ForeignKey("model_versions.id"))
     """The version whose evidence earned the level; a promotion of another one drops it."""
     changed_by: Mapped[str] = mapped_column(String(128))
@@ -342,9 +366,11 @@ class AutonomyPolicy(Base):
 
     __table_args__ = (
         CheckConstraint(_one_of("level", AUTONOMY_LEVELS), name="level"),
-        CheckConstraint("audit_fraction >= 0 AND audit_fraction <= 1", name="audit_fraction_range"),
         CheckConstraint(
-            "level != 'semi_autonomous' OR confidence_threshold IS NOT NULL", name="semi_has_threshold"
+            "blind_read_fraction >= 0 AND blind_read_fraction <= 1", name="blind_read_fraction_range"
+        ),
+        CheckConstraint(
+            "level != 'semi_autonomous' OR class_thresholds IS NOT NULL", name="semi_has_thresholds"
         ),
     )
 

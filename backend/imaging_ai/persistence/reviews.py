@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,29 +84,98 @@ def reviewed_predictions(
     return reviewed
 
 
-def recent_histograms(session: Session, task: str, site: str | None, limit: int) -> Sequence[list[float]]:
-    """The intensity histograms of the latest predictions at a site (newest first)."""
+@dataclass(frozen=True)
+class ServedCase:
+    """A prediction made under the blind-read rules (migration 0006 on), with its blind verdict if any."""
+
+    prediction_id: uuid.UUID
+    predicted_label: str
+    confidence: float
+    blind_read: bool
+    blind_read_probability: float
+    out_of_distribution: bool | None
+    created_at: datetime
+    reviewed: bool
+    """Any verdict was given (for a blind read: its blind draw is resolved)."""
+    blind_label: str | None
+    """The label of the blind verdict; None when not read blind, unreadable, or not yet read."""
+
+
+def served_cases(
+    session: Session, task: str, *, site: str, model_version: str, since: datetime | None = None
+) -> list[ServedCase]:
+    """Every prediction of a version at a site since the blind-read rules, oldest first."""
+    first_blind = (
+        select(Feedback.prediction_id, func.min(Feedback.sequence).label("sequence"))
+        .where(Feedback.blind.is_(True))
+        .group_by(Feedback.prediction_id)
+        .subquery()
+    )
+    any_verdict = select(Feedback.prediction_id).distinct().subquery()
+    blind_verdict = (
+        select(Feedback.prediction_id, Feedback.verdict, Feedback.label)
+        .join(
+            first_blind,
+            (first_blind.c.prediction_id == Feedback.prediction_id)
+            & (first_blind.c.sequence == Feedback.sequence),
+        )
+        .subquery()
+    )
     query = (
-        select(Prediction.input_histogram)
-        .where(Prediction.task == task, Prediction.input_histogram.is_not(None))
-        .order_by(Prediction.created_at.desc())
+        select(Prediction, blind_verdict.c.verdict, blind_verdict.c.label, any_verdict.c.prediction_id)
+        .outerjoin(blind_verdict, blind_verdict.c.prediction_id == Prediction.id)
+        .outerjoin(any_verdict, any_verdict.c.prediction_id == Prediction.id)
+        .where(
+            Prediction.task == task,
+            Prediction.site == site,
+            Prediction.model_version_id == model_version,
+            Prediction.blind_read_probability.is_not(None),
+        )
+        .order_by(Prediction.created_at, Prediction.id)
+    )
+    if since is not None:
+        query = query.where(Prediction.created_at >= since)
+    cases = []
+    for prediction, verdict, label, reviewed in session.execute(query).all():
+        blind_label = None
+        if verdict == "agree":
+            blind_label = prediction.predicted_label
+        elif verdict == "disagree":
+            blind_label = label
+        cases.append(
+            ServedCase(
+                prediction_id=prediction.id,
+                predicted_label=prediction.predicted_label,
+                confidence=prediction.confidence,
+                blind_read=prediction.blind_read,
+                blind_read_probability=float(prediction.blind_read_probability),
+                out_of_distribution=prediction.out_of_distribution,
+                created_at=prediction.created_at,
+                reviewed=reviewed is not None,
+                blind_label=blind_label,
+            )
+        )
+    return cases
+
+
+def drift_scores(
+    session: Session, task: str, site: str | None, model_version: str, limit: int
+) -> list[tuple[float, float, bool]]:
+    """(feature z, output z, out of distribution) of a version's latest predictions at a site, oldest
+    first."""
+    query = (
+        select(Prediction.feature_z, Prediction.output_z, Prediction.out_of_distribution)
+        .where(
+            Prediction.task == task,
+            Prediction.model_version_id == model_version,
+            Prediction.feature_z.is_not(None),
+            Prediction.output_z.is_not(None),
+        )
+        .order_by(Prediction.created_at.desc(), Prediction.id.desc())
         .limit(limit)
     )
     query = (
         query.where(Prediction.site == site) if site is not None else query.where(Prediction.site.is_(None))
     )
-    return [list(h) for h in session.scalars(query).all() if h]
-
-
-def histograms_of(
-    session: Session, prediction_ids: Sequence[uuid.UUID]
-) -> list[tuple[str | None, list[float]]]:
-    """(site, histogram) of the given predictions, for a version's training cases."""
-    if not prediction_ids:
-        return []
-    rows = session.execute(
-        select(Prediction.site, Prediction.input_histogram).where(
-            Prediction.id.in_(list(prediction_ids)), Prediction.input_histogram.is_not(None)
-        )
-    ).all()
-    return [(site, list(histogram)) for site, histogram in rows if histogram]
+    rows = session.execute(query).all()
+    return [(float(f or 0.0), float(o or 0.0), bool(flag)) for f, o, flag in reversed(rows)]

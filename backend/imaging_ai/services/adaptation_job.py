@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from imaging_ai.ml.adaptation import AdaptationParams, fine_tune
+from imaging_ai.ml.adaptation import AdaptationParams, concatenate, fine_tune
 from imaging_ai.ml.adaptation_data import SITE_THRESHOLD_MIN_CASES, load_plan, plan_adaptation, refusal
 from imaging_ai.ml.comparison import Comparison, compare
 from imaging_ai.ml.data import ImageSet, load_image_set
+from imaging_ai.ml.density_fit import candidate_density
 from imaging_ai.ml.evaluation import scored_cases, threshold_on
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem
@@ -47,7 +48,7 @@ from imaging_ai.services.tasks import get_task
 from imaging_ai.services.version_card import CardInputs, adapted_version_card
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
-from imaging_ai.storage.model_store import StoredVersion, read_version, write_version
+from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, StoredVersion, read_version, write_version
 
 logger = logging.getLogger(__name__)
 
@@ -319,6 +320,12 @@ class AdaptationJobRunner:
                 started=started,
             )
         )
+        # Fitted on what the candidate trained on, thresholded on what it validated on (candidate_density).
+        density = candidate_density(
+            candidate,
+            concatenate(data.site_train, data.replay).images if data.replay else data.site_train.images,
+            data.validation.images,
+        )
         stored = write_version(
             self.settings.trained_models_dir,
             version=name,
@@ -326,6 +333,7 @@ class AdaptationJobRunner:
             weights=weights,
             card=card,
             preprocessing=parent.preprocessing.to_dict(),
+            extras={FEATURE_DENSITY_FILE: density.to_bytes()} if density is not None else None,
         )
         self._register(
             job_id, stored.path, stored.weights_sha256, name, inputs, decision, site_threshold, started

@@ -1,21 +1,26 @@
 """Earned autonomy: per task and site, from `supervised` to `semi_autonomous` to `autonomous`, and back.
 
 - `supervised`: every answer waits for a clinician.
-- `semi_autonomous`: answers at or above the level's confidence threshold are final at once; the rest
-  wait. A random audit fraction of the final ones is also put to a clinician.
-- `autonomous`: every answer is final; the audit fraction still goes to review.
+- `semi_autonomous`: an answer of label c whose confidence is at or above the level's threshold for c
+  is final at once; the rest wait. A label without a threshold is never final automatically.
+- `autonomous`: every answer is final.
 
-A level is raised only by an administrator, with a reason, and only as far as the evidence recommends
-(the recommendation rule is `recommend`). It falls back to `supervised` by itself, with an alert,
-when the audited agreement's upper bound falls below the target, when another version is promoted
-(the evidence belongs to the version that earned it), or when the site's input drifts.
+At every level, an answer whose image is out of the version's distribution waits for a clinician, and
+a share of the cases (the site's blind-read fraction) is read blind: the reader sees the image, not the
+answer. Levels exist per site only: a site without its own level, a prediction without a site, and a
+site whose serving version is not the one that earned its level are supervised.
+
+A level is raised only by an administrator, with a reason, and only as far as the per-class
+certification on blind reads allows (`services/certification.py`). It falls back to `supervised` by
+itself, with an alert, when a label's error since the level was set is shown to exceed its target,
+when another version is promoted, or when the drift test fires at the site.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,22 +30,14 @@ from sqlalchemy.orm import Session
 from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.autonomy import AutonomyRepository
-from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import (
-    ANY_SITE,
-    AUTONOMY_LEVELS,
-    Alert,
-    AutonomyPolicy,
-    ModelVersion,
-    Prediction,
-)
-from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
+from imaging_ai.persistence.models import AUTONOMY_LEVELS, Alert, AutonomyPolicy, ModelVersion, Prediction
+from imaging_ai.persistence.reviews import reviewed_predictions, served_cases
+from imaging_ai.services.certification import EVERY_CASE, CertificationRules, ClassEvidence, certify
 from imaging_ai.services.drift import DriftMonitor, DriftReport
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.identity import Actor, SystemActor
 from imaging_ai.services.serving import NoServingVersionError, ServingService
-from imaging_ai.services.statistics import wilson
-from imaging_ai.services.tasks import get_task
+from imaging_ai.services.tasks import get_task, require_label
 
 RANK = {level: rank for rank, level in enumerate(AUTONOMY_LEVELS)}
 SYSTEM = SystemActor("system")
@@ -51,35 +48,50 @@ class AutonomyRefusedError(DomainError):
     code = "autonomy_not_earned"
 
 
+class SiteRequiredError(DomainError):
+    status_code = 422
+    code = "site_required"
+
+
 class UnknownAlertError(NotFoundError):
     code = "unknown_alert"
 
 
 @dataclass(frozen=True)
-class AutonomyPolicyDefaults:
-    target: float = 0.95
-    """The agreement a level must prove (lower 95% bound) and keep (upper bound)."""
-    min_verdicts: int = 200
-    audit_fraction: float = 0.10
+class AutonomyRules:
+    certification: CertificationRules
+    blind_read_fraction: float = 0.2
+    """The share of cases read blind at a site without a level of its own (and the default for one)."""
 
 
 @dataclass(frozen=True)
 class LevelInForce:
     level: str
-    confidence_threshold: float | None
-    audit_fraction: float
+    class_thresholds: Mapping[str, float | None]
+    """Per label, the confidence at or above which an answer is final (semi-autonomy; empty otherwise)."""
+    blind_read_fraction: float
     source: str
-    """The policy's site key (`*` for the task-wide one), or `default` when none was ever set."""
+    """`site` (the site's own level), `default` (none set), `no_site`, or `version_changed` (the site's
+    level was earned by a version that no longer serves it)."""
     model_version_id: str | None
     changed_by: str | None
     changed_at: datetime | None
     reason: str | None
 
+    def finalises(self, label: str, confidence: float) -> bool:
+        if self.level == "autonomous":
+            return True
+        threshold = self.class_thresholds.get(label)
+        return self.level == "semi_autonomous" and threshold is not None and confidence >= threshold
+
+    def threshold_in_force(self, label: str) -> float | None:
+        return EVERY_CASE if self.level == "autonomous" else self.class_thresholds.get(label)
+
 
 @dataclass(frozen=True)
 class Recommendation:
     level: str
-    confidence_threshold: float | None
+    class_thresholds: Mapping[str, float | None]
     reason: str
 
 
@@ -88,46 +100,50 @@ class SiteAutonomy:
     site: str
     level: LevelInForce
     evidence: Evidence
+    """Descriptive: every verdict on the serving version at the site, blind or not."""
+    classes: list[ClassEvidence]
+    cases: int
+    """Predictions by the serving version at the site under the blind-read rules."""
+    blind_reads: int
+    blind_reads_pending: int
     drift: DriftReport
     recommendation: Recommendation
     model_version: str | None
 
 
 def recommend(
-    current: LevelInForce, evidence: Evidence, drift: DriftReport, defaults: AutonomyPolicyDefaults
+    current: LevelInForce, classes: Sequence[ClassEvidence], drift: DriftReport | None
 ) -> Recommendation:
-    """The rule: drift or too few verdicts keep a site supervised; `semi_autonomous` needs a confidence
-    threshold whose cases' agreement has a 95% lower bound >= target over >= min_verdicts verdicts;
-    `autonomous` needs the same of all reviewed cases, from a semi-autonomous level."""
-    target, minimum = defaults.target, defaults.min_verdicts
+    """Drift keeps a site supervised. Each label certified below its target (a fixed-sequence test from
+    the most confident answers down) gets its threshold; any certified label supports semi-autonomy;
+    every label certified on every answer supports autonomy, from a semi-autonomous level."""
+    if drift is None:
+        return Recommendation("supervised", {}, "no version serves this site")
     if drift.drifted:
         return Recommendation(
-            "supervised", None, f"input drift at this site (PSI {drift.score} > {drift.threshold})"
+            "supervised",
+            {},
+            f"the drift test fired at this site ({drift.which}, {drift.statistic} > {drift.threshold})",
         )
-    if evidence.verdicts < minimum:
-        return Recommendation(
-            current.level if RANK[current.level] == 0 else "supervised",
-            None,
-            f"{evidence.verdicts} verdicts on the active version; at least {minimum} are needed",
-        )
-    low = evidence.agreement.low
-    if current.level in ("semi_autonomous", "autonomous") and low is not None and low >= target:
-        return Recommendation(
-            "autonomous",
-            None,
-            f"agreement {evidence.agreement.rate} (95% lower bound {low} >= {target}) "
-            f"over {evidence.verdicts} verdicts",
-        )
-    if evidence.threshold_meeting_target is not None and evidence.threshold_evidence is not None:
-        proof = evidence.threshold_evidence
-        return Recommendation(
-            "semi_autonomous",
-            evidence.threshold_meeting_target,
-            f"at confidence >= {evidence.threshold_meeting_target}: agreement {proof.rate} (95% lower bound "
-            f"{proof.low} >= {target}) over {proof.n} verdicts",
-        )
-    return Recommendation(
-        "supervised", None, f"no confidence threshold reaches agreement >= {target} (95% lower bound) yet"
+    certified = {item.label: item.certified_threshold for item in classes}
+    described = "; ".join(_describe(item) for item in classes)
+    if all(t == EVERY_CASE for t in certified.values()) and RANK[current.level] >= RANK["semi_autonomous"]:
+        return Recommendation("autonomous", {}, f"every label certified on every answer: {described}")
+    if any(t is not None for t in certified.values()):
+        return Recommendation("semi_autonomous", certified, described)
+    return Recommendation("supervised", {}, described)
+
+
+def _describe(item: ClassEvidence) -> str:
+    steps = item.certification.steps
+    if item.certified_threshold is None:
+        bound = steps[0].bound if steps else None
+        upper = f"{bound.upper:.3f}" if bound is not None else "n/a"
+        return f"{item.label}: not certified (error bound {upper} vs target {item.target})"
+    last = next(step for step in reversed(steps) if step.certified)
+    return (
+        f"{item.label}: certified at confidence >= {item.certified_threshold} (error bound "
+        f"{last.bound.upper:.3f} < {item.target} on {last.bound.blind_reads} blind reads)"
     )
 
 
@@ -136,14 +152,13 @@ class AutonomyService:
         self,
         session: Session,
         drift: DriftMonitor,
-        defaults: AutonomyPolicyDefaults,
+        rules: AutonomyRules,
         rng: random.Random | None = None,
     ) -> None:
         self.session = session
         self.drift = drift
-        self.defaults = defaults
+        self.rules = rules
         self.rng = rng or random.SystemRandom()
-        self.versions = ModelVersionRepository(session)
         self.policies = AutonomyRepository(session)
 
     def _serving(self, task: str, site: str | None) -> ModelVersion | None:
@@ -156,41 +171,49 @@ class AutonomyService:
     # --- the level in force, and what it does to a new prediction ------------------------------------
 
     def level_for(self, task: str, site: str | None) -> LevelInForce:
-        for key in ([site] if site else []) + [ANY_SITE]:
-            policy = self.policies.policy(task, key)
-            if policy is not None:
-                return LevelInForce(
-                    policy.level,
-                    policy.confidence_threshold,
-                    policy.audit_fraction,
-                    key,
-                    policy.model_version_id,
-                    policy.changed_by,
-                    policy.changed_at,
-                    policy.reason,
-                )
+        fraction = self.rules.blind_read_fraction
+        if site is None:
+            return LevelInForce("supervised", {}, fraction, "no_site", None, None, None, None)
+        policy = self.policies.policy(task, site)
+        if policy is None:
+            return LevelInForce("supervised", {}, fraction, "default", None, None, None, None)
+        level, source = policy.level, "site"
+        serving = self._serving(task, site)
+        if level != "supervised" and (serving is None or serving.id != policy.model_version_id):
+            level, source = "supervised", "version_changed"
         return LevelInForce(
-            "supervised", None, self.defaults.audit_fraction, "default", None, None, None, None
+            level,
+            dict(policy.class_thresholds or {}) if level == "semi_autonomous" else {},
+            policy.blind_read_fraction,
+            source,
+            policy.model_version_id,
+            policy.changed_by,
+            policy.changed_at,
+            policy.reason,
         )
 
     def finalise(self, prediction: Prediction) -> None:
-        """Applies the level in force to a new prediction; then watches its site for drift."""
+        """Applies the site's level to a new prediction and draws it for a blind read; then watches the
+        site for drift."""
         level = self.level_for(prediction.task, prediction.site)
         prediction.autonomy_level = level.level
-        automatic = level.level == "autonomous" or (
-            level.level == "semi_autonomous"
-            and level.confidence_threshold is not None
-            and prediction.confidence >= level.confidence_threshold
+        # Without a chance of a blind read a case can never be evidence: it stays out of every population.
+        prediction.blind_read_probability = level.blind_read_fraction or None
+        prediction.blind_read = self.rng.random() < level.blind_read_fraction
+        # No guard (None) is as bad as a foreign image: nothing unchecked is final without a clinician.
+        automatic = prediction.out_of_distribution is False and level.finalises(
+            prediction.predicted_label, prediction.confidence
         )
         if automatic:
             prediction.status = "final"
             prediction.finalized_by = (
                 "rule:autonomous"
                 if level.level == "autonomous"
-                else f"rule:semi_autonomous(confidence>={level.confidence_threshold})"
+                else f"rule:semi_autonomous({prediction.predicted_label}:confidence>="
+                f"{level.class_thresholds[prediction.predicted_label]})"
             )
             prediction.finalized_at = datetime.now(UTC)
-            prediction.audit_sample = self.rng.random() < level.audit_fraction
+            prediction.audit_sample = prediction.blind_read
         else:
             prediction.status = "pending_review"
         self.session.flush()
@@ -201,42 +224,37 @@ class AutonomyService:
 
     def site_autonomy(self, task: str, site: str) -> SiteAutonomy:
         spec = get_task(task)
-        active = self._serving(task, None if site == ANY_SITE else site)
-        level = self.level_for(task, None if site == ANY_SITE else site)
-        site_filter = None if site == ANY_SITE else site
-        reviewed = (
-            reviewed_predictions(self.session, task, model_version=active.id, site=site_filter)
-            if active
-            else []
-        )
-        audited = audited_under(level, reviewed)
-        evidence = gather(
+        serving = self._serving(task, site)
+        level = self.level_for(task, site)
+        cases = served_cases(self.session, task, site=site, model_version=serving.id) if serving else []
+        classes = certify(
             spec,
-            reviewed,
-            target=self.defaults.target,
-            min_verdicts=self.defaults.min_verdicts,
-            threshold=level.confidence_threshold,
-            audited=audited,
+            cases,
+            self.rules.certification,
+            in_force={label: level.threshold_in_force(label) for label in spec.labels},
+            since=level.changed_at,
         )
-        drift = (
-            self.drift.report(task, site_filter, active.id)
-            if active is not None and site != ANY_SITE
-            else DriftReport(site_filter, None, self.drift.policy.threshold, False, 0, "none")
+        reviewed = (
+            reviewed_predictions(self.session, task, model_version=serving.id, site=site) if serving else []
         )
+        drift = self.drift.report(task, site, serving.id) if serving else None
         return SiteAutonomy(
-            site,
-            level,
-            evidence,
-            drift,
-            recommend(level, evidence, drift, self.defaults),
-            active.id if active else None,
+            site=site,
+            level=level,
+            evidence=gather(spec, reviewed),
+            classes=classes,
+            cases=len(cases),
+            blind_reads=sum(case.blind_read and case.blind_label is not None for case in cases),
+            blind_reads_pending=sum(case.blind_read and not case.reviewed for case in cases),
+            drift=drift or DriftReport(site, False, None, self.drift.policy.h, 0, None, 0),
+            recommendation=recommend(level, classes, drift),
+            model_version=serving.id if serving else None,
         )
 
     def overview(self, task: str) -> list[SiteAutonomy]:
-        """The task-wide entry (`*`, every site pooled) and one per site that has sent images."""
+        """One entry per site that has sent images for the task or has a level of its own."""
         get_task(task)
-        keys = sorted(self.policies.known_sites(task) - {ANY_SITE})
-        return [self.site_autonomy(task, ANY_SITE)] + [self.site_autonomy(task, key) for key in keys]
+        return [self.site_autonomy(task, key) for key in sorted(self.policies.known_sites(task))]
 
     # --- changes: by an administrator, or automatic fall-back -----------------------------------------
 
@@ -248,30 +266,40 @@ class AutonomyService:
         site: str,
         level: str,
         reason: str,
-        confidence_threshold: float | None = None,
-        audit_fraction: float | None = None,
+        class_thresholds: Mapping[str, float | None] | None = None,
+        blind_read_fraction: float | None = None,
     ) -> SiteAutonomy:
-        """Sets a level. Lowering is always allowed; raising only as far as the evidence recommends."""
-        current = self.site_autonomy(task, site)
-        if RANK[level] > RANK[current.level.level]:
-            recommended = current.recommendation
-            if RANK[recommended.level] < RANK[level]:
-                raise AutonomyRefusedError(
-                    f"The evidence does not support {level} here: {recommended.reason}.",
-                    details={"recommended_level": recommended.level},
-                )
-        if level == "semi_autonomous":
-            confidence_threshold = (
-                confidence_threshold
-                or current.level.confidence_threshold
-                or current.recommendation.confidence_threshold
-                or current.evidence.threshold_meeting_target
+        """Sets a site's level. Lowering is always allowed; raising only as far as the certification."""
+        if site == "*":
+            raise SiteRequiredError(
+                "Levels are set per site; there is no task-wide level.", details={"site": site}
             )
-            floor = current.evidence.threshold_meeting_target
-            if confidence_threshold is None or (floor is not None and confidence_threshold < floor):
+        spec = get_task(task)
+        current = self.site_autonomy(task, site)
+        recommended = current.recommendation
+        if RANK[level] > RANK[current.level.level] and RANK[recommended.level] < RANK[level]:
+            raise AutonomyRefusedError(
+                f"The evidence does not support {level} here: {recommended.reason}.",
+                details={"recommended_level": recommended.level},
+            )
+        thresholds: dict[str, float | None] = {}
+        if level == "semi_autonomous":
+            chosen = (
+                dict(class_thresholds) if class_thresholds is not None else dict(recommended.class_thresholds)
+            )
+            for label, threshold in chosen.items():
+                require_label(spec, label)
+                certified = next(c.certified_threshold for c in current.classes if c.label == label)
+                if threshold is not None and (certified is None or threshold < certified):
+                    raise AutonomyRefusedError(
+                        f"Answers of label {label} may be final only at a confidence the evidence certifies.",
+                        details={"label": label, "certified_threshold": certified},
+                    )
+            thresholds = {label: chosen.get(label) for label in spec.labels}
+            if all(value is None for value in thresholds.values()):
                 raise AutonomyRefusedError(
-                    "Semi-autonomy needs a confidence threshold at or above the one the evidence supports.",
-                    details={"threshold_meeting_target": floor},
+                    "Semi-autonomy needs at least one label with a certified threshold.",
+                    details={"certified": {c.label: c.certified_threshold for c in current.classes}},
                 )
         set_level(
             self.session,
@@ -280,40 +308,35 @@ class AutonomyService:
             level,
             actor,
             reason,
-            threshold=confidence_threshold if level == "semi_autonomous" else None,
-            audit_fraction=audit_fraction if audit_fraction is not None else self.defaults.audit_fraction,
+            thresholds=thresholds or None,
+            blind_read_fraction=blind_read_fraction,
+            default_fraction=self.rules.blind_read_fraction,
             version=current.model_version,
             action="autonomy.change",
         )
         return self.site_autonomy(task, site)
 
     def check_after_verdict(self, task: str, site: str | None) -> None:
-        """Falls back when the audited agreement's upper bound is below the target."""
-        for key in ([site] if site else []) + [ANY_SITE]:
-            policy = self.policies.policy(task, key)
-            if policy is None or policy.level == "supervised":
-                continue
-            # Only the audits since the level was set: this runs after every verdict at the site.
-            site_filter = None if key == ANY_SITE else key
-            active = self._serving(task, site_filter)
-            recent = (
-                reviewed_predictions(
-                    self.session, task, model_version=active.id, site=site_filter, since=policy.changed_at
-                )
-                if active
-                else []
-            )
-            audited = wilson(*_agreed_of(audited_under(self.level_for(task, site_filter), recent)))
-            if audited.high is not None and audited.high < self.defaults.target:
+        """Falls back when a finalised label's error since the level was set is shown above its target."""
+        if site is None:
+            return
+        level = self.level_for(task, site)
+        if level.level == "supervised":
+            return
+        for item in self.site_autonomy(task, site).classes:
+            if item.exceeded and item.in_force is not None:
                 fall_back(
                     self.session,
                     task,
-                    key,
-                    "agreement_dropped",
-                    f"Audited agreement {audited.rate} (95% upper bound {audited.high}) is below the target "
-                    f"{self.defaults.target}.",
-                    {"audited": audited.__dict__},
+                    site,
+                    "error_above_target",
+                    f"Answers finalised as {item.label} are wrong more often than the target {item.target} "
+                    f"(error {item.in_force.estimate:.3f}, time-uniform lower bound "
+                    f"{item.in_force.lower:.3f}, "
+                    f"on {item.in_force.blind_reads} blind reads).",
+                    {"label": item.label, "target": item.target, "lower": item.in_force.lower},
                 )
+                return
 
     def check_drift(self, task: str, site: str | None) -> None:
         active = self._serving(task, site)
@@ -326,9 +349,10 @@ class AutonomyService:
                 task,
                 site,
                 "input_drift",
-                f"The images from {site} have drifted from the training data (PSI {report.score} > "
-                f"{report.threshold}).",
-                {"score": report.score, "threshold": report.threshold, "recent_images": report.recent_images},
+                f"The drift test fired at {site} ({report.which}: {report.statistic} > {report.threshold} "
+                f"over "
+                f"the latest {report.images} images).",
+                {"statistic": report.statistic, "threshold": report.threshold, "which": report.which},
             )
 
     # --- alerts -------------------------------------------------------------------------------------
@@ -346,21 +370,6 @@ class AutonomyService:
         return alert
 
 
-def audited_under(level: LevelInForce, reviewed: Sequence[ReviewedPrediction]) -> list[ReviewedPrediction]:
-    """The reviewed answers that were finalised automatically under the level and drawn for audit."""
-    return [
-        case
-        for case in reviewed
-        if case.audit_sample
-        and case.autonomy_level == level.level
-        and (level.changed_at is None or case.created_at >= level.changed_at)
-    ]
-
-
-def _agreed_of(cases: Sequence[ReviewedPrediction]) -> tuple[int, int]:
-    return sum(case.agreed for case in cases), len(cases)
-
-
 def set_level(
     session: Session,
     task: str,
@@ -369,22 +378,21 @@ def set_level(
     actor: Actor,
     reason: str,
     *,
-    threshold: float | None,
-    audit_fraction: float | None,
+    thresholds: Mapping[str, float | None] | None,
+    blind_read_fraction: float | None,
+    default_fraction: float,
     version: str | None,
     action: str,
 ) -> None:
-    """Writes a site's (or the task-wide) level, with an audit event. `audit_fraction` None keeps it."""
+    """Writes a site's level, with an audit event. `blind_read_fraction` None keeps the site's."""
     policies = AutonomyRepository(session)
     existing = policies.policy(task, site)
     before = existing.level if existing else "supervised"
-    policy = existing or AutonomyPolicy(
-        task=task, site=site, audit_fraction=AutonomyPolicyDefaults.audit_fraction
-    )
+    policy = existing or AutonomyPolicy(task=task, site=site, blind_read_fraction=default_fraction)
     policy.level = level
-    policy.confidence_threshold = threshold
-    if audit_fraction is not None:
-        policy.audit_fraction = audit_fraction
+    policy.class_thresholds = dict(thresholds) if thresholds else None
+    if blind_read_fraction is not None:
+        policy.blind_read_fraction = blind_read_fraction
     policy.model_version_id = version
     policy.changed_by = actor.username
     policy.reason = reason
@@ -399,26 +407,36 @@ def set_level(
         target_type="autonomy",
         target_id=f"{task}/{site}",
         client_address=actor.client_address,
-        details={"before": before, "after": level, "confidence_threshold": threshold, "reason": reason},
+        details={
+            "before": before,
+            "after": level,
+            "class_thresholds": policy.class_thresholds,
+            "blind_read_fraction": policy.blind_read_fraction,
+            "reason": reason,
+        },
     )
 
 
 def fall_back(
     session: Session, task: str, site: str, kind: str, message: str, details: dict[str, Any]
 ) -> None:
-    """Back to `supervised` by the system, with an alert for the web app and the API."""
-    set_level(
-        session,
-        task,
-        site,
-        "supervised",
-        SYSTEM,
-        message,
-        threshold=None,
-        audit_fraction=None,
-        version=None,
-        action="autonomy.fallback",
-    )
+    """Back to `supervised` by the system, with an alert for the web app and the API. A site without a
+    level of its own is supervised already: it only gets the alert (and keeps the default blind reads)."""
+    existing = AutonomyRepository(session).policy(task, site)
+    if existing is not None:
+        set_level(
+            session,
+            task,
+            site,
+            "supervised",
+            SYSTEM,
+            message,
+            thresholds=None,
+            blind_read_fraction=None,
+            default_fraction=existing.blind_read_fraction,
+            version=None,
+            action="autonomy.fallback",
+        )
     AutonomyRepository(session).add_alert(
         Alert(task=task, site=site, kind=kind, message=message, details=details)
     )

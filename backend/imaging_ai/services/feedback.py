@@ -23,13 +23,21 @@ from imaging_ai.persistence.models import Feedback, Prediction
 from imaging_ai.services.identity import Principal
 from imaging_ai.services.tasks import get_task, require_label
 
-Verdict = Literal["agree", "disagree", "unreadable"]
+Verdict = Literal["agree", "disagree", "unreadable", "read"]
+"""`read`: the label a clinician reads, with or without the AI's answer in view; the only way to answer
+a blind read (agreeing with an answer one has not seen means nothing). Stored as `agree` when it is the
+AI's label, else `disagree` with it."""
 MAX_ATTEMPTS = 10
 
 
 class InvalidVerdictError(DomainError):
     status_code = 422
     code = "invalid_verdict"
+
+
+class BlindReadError(DomainError):
+    status_code = 422
+    code = "blind_read_needs_label"
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,10 @@ class FeedbackService:
         """Records a verdict under the authenticated reviewer's identity, with an audit event."""
         prediction = self._prediction(prediction_id)
         self._validate(prediction, request)
+        blind = prediction.awaits_blind_read
+        verdict, label = request.verdict, request.label
+        if verdict == "read":
+            verdict = "agree" if label == prediction.predicted_label else "disagree"
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 with self.session.begin_nested():
@@ -68,11 +80,12 @@ class FeedbackService:
                             id=uuid.uuid4(),
                             prediction_id=prediction_id,
                             sequence=self.feedback.next_sequence(prediction_id),
-                            verdict=request.verdict,
-                            label=request.label if request.verdict == "disagree" else None,
+                            verdict=verdict,
+                            label=label if verdict == "disagree" else None,
                             reviewer=reviewer.username,
                             reviewer_id=reviewer.user_id,
                             notes=request.notes,
+                            blind=blind,
                         )
                     )
                     prediction.status = "reviewed"
@@ -86,7 +99,12 @@ class FeedbackService:
                 target_id=str(prediction_id),
                 client_address=reviewer.client_address,
                 # The label and the verdict only: notes are free text and may hold patient data.
-                details={"verdict": entry.verdict, "label": entry.label, "sequence": entry.sequence},
+                details={
+                    "verdict": entry.verdict,
+                    "label": entry.label,
+                    "sequence": entry.sequence,
+                    "blind": entry.blind,
+                },
             )
             if self.on_verdict is not None:
                 self.on_verdict(prediction)
@@ -108,7 +126,19 @@ class FeedbackService:
     @staticmethod
     def _validate(prediction: Prediction, request: VerdictRequest) -> None:
         task = get_task(prediction.task)
-        if request.verdict == "disagree":
+        if prediction.awaits_blind_read and request.verdict in ("agree", "disagree"):
+            raise BlindReadError(
+                "This case is read blind: send `read` with the label you see (or `unreadable`); the AI's "
+                "answer is shown once your verdict is in.",
+                details={"labels": list(task.labels)},
+            )
+        if request.verdict == "read":
+            if request.label is None:
+                raise InvalidVerdictError(
+                    "A read needs the `label` you see.", details={"labels": list(task.labels)}
+                )
+            require_label(task, request.label)
+        elif request.verdict == "disagree":
             if request.label is None:
                 raise InvalidVerdictError(
                     "A disagreement needs the correct `label`.", details={"labels": list(task.labels)}

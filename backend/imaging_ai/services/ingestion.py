@@ -40,7 +40,6 @@ _STATUS_BY_IMAGE_ERROR = {
 }
 
 _SITE_PATTERN = re.compile(r"[^A-Za-z0-9._+\- ]")
-MAX_FILENAME_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,6 @@ class IngestionService:
         self,
         data: bytes,
         *,
-        filename: str | None,
         site: str | None = None,
         patient_id: str | None = None,
     ) -> IngestResult:
@@ -112,7 +110,6 @@ class IngestionService:
             id=uuid.uuid4(),
             content_sha256=stored.sha256,
             size_bytes=stored.size_bytes,
-            original_filename=(filename or None) and filename[:MAX_FILENAME_LENGTH],
             media_type=meta.media_type,
             format=meta.format.value,
             modality=meta.modality,

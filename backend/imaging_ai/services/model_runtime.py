@@ -10,6 +10,7 @@ version it served before, and the refusal is logged.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -91,21 +92,26 @@ class ModelRuntime:
             return model
         fallback = self._current(route)
         if fallback is None:
-            raise ModelUnavailableError(
-                f"No model version serves {route}.", details={"route": route}
-            )
+            raise ModelUnavailableError(f"No model version serves {route}.", details={"route": route})
         return fallback
 
-    def predict(self, model: LoadedModel, tensor: torch.Tensor) -> torch.Tensor:
-        """Calibrated probabilities for one (1, S, S) input, batched with concurrent requests."""
+    def predict(self, model: LoadedModel, tensor: torch.Tensor) -> tuple[torch.Tensor, float | None]:
+        """Calibrated probabilities for one (1, S, S) input, and the Mahalanobis distance of its features
+        from the version's training features (None without a feature density), batched with concurrent
+        requests."""
         if self._max_batch <= 1:
-            return model.predict(tensor.unsqueeze(0))[0]
-        with self._lock:
-            batcher = self._batchers.get(model.version)
-            if batcher is None:
-                batcher = MicroBatcher(model.predict, max_batch=self._max_batch, name=model.version)
-                self._batchers[model.version] = batcher
-        return batcher.submit(tensor)
+            scored = model.predict_scored(tensor.unsqueeze(0))[0]
+        else:
+            with self._lock:
+                batcher = self._batchers.get(model.version)
+                if batcher is None:
+                    batcher = MicroBatcher(
+                        model.predict_scored, max_batch=self._max_batch, name=model.version
+                    )
+                    self._batchers[model.version] = batcher
+            scored = batcher.submit(tensor)
+        distance = float(scored[-1])
+        return scored[:-1], (None if math.isnan(distance) else distance)
 
     def _current(self, route: str) -> LoadedModel | None:
         with self._lock:

@@ -1,5 +1,6 @@
 """Performance over time, per site and per version: volume, agreement, sensitivity, specificity,
-calibration and input drift, per day or per N predictions, each rate with its Wilson interval."""
+calibration and the share of out-of-distribution images, per day or per N predictions, each rate
+with its Wilson interval."""
 
 from __future__ import annotations
 
@@ -16,14 +17,8 @@ from imaging_ai.persistence.models import AUTONOMY_LEVELS, Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
-from imaging_ai.services.drift import DriftMonitor
 from imaging_ai.services.evidence import Evidence, gather
-from imaging_ai.services.statistics import (
-    ReliabilityBin,
-    mean_histogram,
-    population_stability_index,
-    reliability_bins,
-)
+from imaging_ai.services.statistics import ReliabilityBin, reliability_bins
 from imaging_ai.services.tasks import get_task
 
 Bucketing = Literal["day", "cases"]
@@ -36,7 +31,8 @@ class MetricsPoint:
     predictions: int
     finalised_automatically: int
     evidence: Evidence
-    drift_psi: float | None
+    out_of_distribution_rate: float | None
+    """Share of the bucket's images beyond the version's out-of-distribution threshold."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +55,8 @@ class MetricsSeries:
 
 
 class Monitoring:
-    def __init__(self, session: Session, drift: DriftMonitor) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.drift = drift
 
     def series(
         self, task: str, *, bucket: Bucketing, cases_per_bucket: int, site: str | None, version: str | None
@@ -79,26 +74,18 @@ class Monitoring:
         for (group_site, group_version), predictions in sorted(
             groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])
         ):
-            reference, _ = self.drift.reference(task, group_site, group_version)
             points = []
             for chunk in _buckets(predictions, bucket, cases_per_bucket):
                 reviewed = [reviewed_by_id[p.id] for p in chunk if p.id in reviewed_by_id]
-                histograms = [list(p.input_histogram) for p in chunk if p.input_histogram]
-                psi = (
-                    population_stability_index(mean_histogram(histograms), reference)
-                    if reference is not None and len(histograms) >= self.drift.policy.min_recent
-                    else None
-                )
+                guarded = [p.out_of_distribution for p in chunk if p.out_of_distribution is not None]
                 points.append(
                     MetricsPoint(
                         start=chunk[0].created_at,
                         end=chunk[-1].created_at,
                         predictions=len(chunk),
                         finalised_automatically=sum(p.finalized_by is not None for p in chunk),
-                        evidence=gather(
-                            spec, reviewed, target=None, min_verdicts=0, threshold=None, audited=[]
-                        ),
-                        drift_psi=psi,
+                        evidence=gather(spec, reviewed),
+                        out_of_distribution_rate=(round(sum(guarded) / len(guarded), 4) if guarded else None),
                     )
                 )
             result.append(MetricsSeries(group_site, group_version, points))

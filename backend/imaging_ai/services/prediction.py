@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.imaging import DecodedImage
-from imaging_ai.imaging.intensity import intensity_histogram
+from imaging_ai.ml.feature_density import FeatureDensity
 from imaging_ai.ml.heatmap import grad_cam, overlay_png
 from imaging_ai.ml.operating_point import served_label_index
 from imaging_ai.ml.preprocessing import tensor_from_decoded
@@ -34,6 +35,11 @@ class ImageRequiredError(DomainError):
     code = "image_required"
 
 
+class AnswerHiddenError(DomainError):
+    status_code = 409
+    code = "answer_hidden"
+
+
 class ModalityMismatchError(DomainError):
     status_code = 422
     code = "modality_mismatch"
@@ -43,6 +49,19 @@ def normalised_entropy(probabilities: Sequence[float]) -> float:
     """Entropy of the calibrated distribution divided by its maximum: 0 certain, 1 uninformative."""
     entropy = -sum(p * math.log(p) for p in probabilities if p > 0)
     return entropy / math.log(len(probabilities)) if len(probabilities) > 1 else 0.0
+
+
+def _guard(density: FeatureDensity | None, distance: float | None, output: float) -> dict[str, Any]:
+    """The out-of-distribution guard and the drift test's inputs; all null for a version without a
+    feature density (then nothing it answers is finalised automatically)."""
+    if density is None or distance is None:
+        return {"ood_distance": None, "out_of_distribution": None, "feature_z": None, "output_z": None}
+    return {
+        "ood_distance": round(distance, 4),
+        "out_of_distribution": density.is_out_of_distribution(distance),
+        "feature_z": round(density.feature_z(distance), 4),
+        "output_z": round(density.output_z(output), 4),
+    }
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,9 @@ class PredictionService:
         model = self.runtime.serving(route, served.version.id, served.version.store_path)
         started = time.perf_counter()
         decoded = decoded or self.ingestion.load(image)
-        probabilities = self.runtime.predict(model, tensor_from_decoded(decoded, model.preprocessing))
+        probabilities, distance = self.runtime.predict(
+            model, tensor_from_decoded(decoded, model.preprocessing)
+        )
         inference_ms = (time.perf_counter() - started) * 1000
         values = [float(p) for p in probabilities]
         # The runtime may have kept serving an earlier version (new weights refused): its own threshold.
@@ -99,6 +120,8 @@ class PredictionService:
         point = self.serving.operating_point(task, site, version)
         positive = task.label_index(task.positive_label) if task.positive_label else None
         best = int(served_label_index(probabilities.numpy()[None, :], positive, point.threshold)[0])
+        served_output = values[positive] if positive is not None else max(values)
+        guard = _guard(model.density, distance, served_output)
         prediction = Prediction(
             id=uuid.uuid4(),
             image_id=image.id,
@@ -116,7 +139,7 @@ class PredictionService:
             accession_number=request.accession_number,
             external_id=request.external_id,
             inference_ms=round(inference_ms, 2),
-            input_histogram=intensity_histogram(decoded.display),
+            **guard,
         )
         self.predictions.add(prediction)
         self.autonomy.finalise(prediction)

@@ -1,5 +1,5 @@
 """Small, dependency-free statistics for the evidence behind autonomy: proportions with Wilson
-intervals, and the population stability index between two histograms."""
+intervals."""
 
 from __future__ import annotations
 
@@ -30,25 +30,6 @@ def wilson(successes: int, n: int, z: float = Z_95) -> Proportion:
     return Proportion(
         successes, n, round(p, 4), round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
     )
-
-
-def population_stability_index(
-    recent: Sequence[float], reference: Sequence[float], floor: float = 1e-4
-) -> float:
-    """PSI = sum (r - q) ln(r / q) over bins; 0 for equal distributions. Common reading: < 0.1 stable,
-    0.1-0.25 moderate shift, > 0.25 a major shift."""
-    total = 0.0
-    for r, q in zip(recent, reference, strict=True):
-        r, q = max(r, floor), max(q, floor)
-        total += (r - q) * math.log(r / q)
-    return round(total, 4)
-
-
-def mean_histogram(histograms: Sequence[Sequence[float]]) -> list[float]:
-    if not histograms:
-        return []
-    bins = len(histograms[0])
-    return [sum(h[i] for h in histograms) / len(histograms) for i in range(bins)]
 
 
 def expected_calibration_error(

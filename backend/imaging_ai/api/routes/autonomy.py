@@ -21,19 +21,21 @@ router = APIRouter(prefix="/api/v1", tags=["autonomy"])
     "/tasks/{task}/autonomy",
     summary="Autonomy levels and their evidence",
     description=(
-        "For the task as a whole (`*`) and each site: the level in force, the evidence on the active version "
-        "(verdicts, agreement, sensitivity, specificity, calibration, accuracy above the threshold, audited "
-        "agreement, each with a Wilson 95% interval), the site's input drift, and the recommended level."
+        "For each site: the level in force, the per-label certification on blind reads of the version "
+        "serving the site (a fixed sequence of confidence thresholds, each with a time-uniform error bound "
+        "against the label's target), the descriptive agreement, sensitivity and specificity, the drift test "
+        "with the out-of-distribution rate, and the recommended level. There is no task-wide level."
     ),
     dependencies=[requires(Permission.READ)],
     responses=error_responses(404),
 )
 def get_autonomy(task: str, autonomy: AutonomyServiceDep, settings: SettingsDep) -> AutonomyOverview:
+    sites = [SiteAutonomyPublic.of(site) for site in autonomy.overview(task)]
     return AutonomyOverview(
         task=task,
-        target=settings.autonomy_target,
-        min_verdicts=settings.autonomy_min_verdicts,
-        sites=[SiteAutonomyPublic.of(site) for site in autonomy.overview(task)],
+        error_targets=dict(settings.autonomy_error_targets.get(task, {})),
+        alpha=settings.autonomy_alpha,
+        sites=sites,
     )
 
 
@@ -41,9 +43,9 @@ def get_autonomy(task: str, autonomy: AutonomyServiceDep, settings: SettingsDep)
     "/tasks/{task}/autonomy",
     summary="Change an autonomy level",
     description=(
-        "An administrator's decision, with a reason (audit log). Lowering is always allowed; raising only as "
-        "far as the evidence recommends (409 `autonomy_not_earned` otherwise). Levels also fall back to "
-        "`supervised` by themselves, with an alert."
+        "An administrator's decision for one site, with a reason (audit log). Lowering is always allowed; "
+        "raising only as far as the certification allows (409 `autonomy_not_earned` otherwise; 422 "
+        "`site_required` for `*`). Levels also fall back to `supervised` by themselves, with an alert."
     ),
     responses=error_responses(404, 409, 422),
 )
@@ -57,8 +59,8 @@ def change_autonomy(
             site=body.site,
             level=body.level,
             reason=body.reason,
-            confidence_threshold=body.confidence_threshold,
-            audit_fraction=body.audit_fraction,
+            class_thresholds=body.class_thresholds,
+            blind_read_fraction=body.blind_read_fraction,
         )
     )
 

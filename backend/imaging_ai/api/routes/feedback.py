@@ -44,7 +44,7 @@ def list_verdicts(prediction_id: uuid.UUID, service: FeedbackServiceDep) -> Verd
     prediction, verdicts = service.history(prediction_id)
     return VerdictHistory(
         prediction_id=prediction.id,
-        predicted_label=prediction.predicted_label,
+        predicted_label=None if prediction.awaits_blind_read else prediction.predicted_label,
         label_of_record=label_of_record(prediction, verdicts[-1] if verdicts else None),
         verdicts=[VerdictPublic.from_record(v) for v in verdicts],
     )

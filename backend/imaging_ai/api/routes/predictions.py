@@ -17,31 +17,34 @@ from imaging_ai.api.schemas.predictions import (
     PredictionPage,
     PredictionPublic,
     PredictionStatus,
+    answer_visible,
 )
-from imaging_ai.api.security import requires
+from imaging_ai.api.security import CanPredict, CanRead
 from imaging_ai.persistence.predictions import PredictionFilter
-from imaging_ai.services.identity import Permission
-from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
+from imaging_ai.services.prediction import AnswerHiddenError, ImageRequiredError, PredictionRequest
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
 
 @router.post(
     "",
-    dependencies=[requires(Permission.PREDICT)],
     status_code=status.HTTP_201_CREATED,
     summary="Predict",
     description=(
         "Classifies an image with the task's active model version. Send either an image `file` (it is "
         "stored and de-identified first, as by `POST /api/v1/images`) or the `image_id` of a stored "
         "image. The answer has calibrated probabilities per label, the predicted label, its confidence, "
-        "an uncertainty score, and waits for a clinician's verdict (`pending_review`). DICOM images must "
+        "an uncertainty score, and waits for a clinician's verdict (`pending_review`) unless the "
+        "site's level of autonomy finalises it. A share of cases is read blind (`blind_read`): clinicians "
+        "are not shown the answer until their verdict (`answer_hidden`). An image outside what the version "
+        "was trained on is flagged `out_of_distribution` and always waits for a clinician. DICOM images must "
         "be of a modality the task accepts (`modality_mismatch` otherwise); PNG/JPEG carry no modality "
         "and are accepted for any task."
     ),
     responses=error_responses(404, 413, 415, 422, 503),
 )
 def create_prediction(
+    caller: CanPredict,
     predictions: PredictionServiceDep,
     ingestion: IngestionServiceDep,
     task: Annotated[str, Form(description="Task name, e.g. `chest-xray-pneumonia`.")],
@@ -68,23 +71,23 @@ def create_prediction(
         task=task, site=site, accession_number=accession_number, external_id=external_id
     )
     if file is not None:
-        upload = ingestion.ingest(file.file.read(), filename=file.filename, site=site, patient_id=patient_id)
+        upload = ingestion.ingest(file.file.read(), site=site, patient_id=patient_id)
         prediction = predictions.predict(upload.image, request, upload.decoded)
     else:
         assert image_id is not None
         prediction = predictions.predict(ingestion.get(image_id), request)
     observe_prediction(prediction.task, prediction.autonomy_level, final=prediction.status == "final")
-    return PredictionPublic.from_record(prediction)
+    return PredictionPublic.from_record(prediction, caller)
 
 
 @router.get(
     "",
-    dependencies=[requires(Permission.READ)],
     summary="List predictions",
     description="Newest first, filtered by task, status, site, model version and creation time.",
     responses=error_responses(404, 422),
 )
 def list_predictions(
+    reader: CanRead,
     predictions: PredictionServiceDep,
     task: str | None = None,
     status: PredictionStatus | None = None,
@@ -107,39 +110,50 @@ def list_predictions(
     )
     items, total = predictions.page(filters, limit=limit, offset=offset)
     return PredictionPage(
-        items=[PredictionPublic.from_record(p) for p in items], total=total, limit=limit, offset=offset
+        items=[PredictionPublic.from_record(p, reader) for p in items],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
 @router.get(
     "/{prediction_id}",
-    dependencies=[requires(Permission.READ)],
     summary="Get a prediction",
     responses=error_responses(404, 422),
 )
-def get_prediction(prediction_id: uuid.UUID, predictions: PredictionServiceDep) -> PredictionPublic:
-    return PredictionPublic.from_record(predictions.get(prediction_id))
+def get_prediction(
+    prediction_id: uuid.UUID, reader: CanRead, predictions: PredictionServiceDep
+) -> PredictionPublic:
+    return PredictionPublic.from_record(predictions.get(prediction_id), reader)
 
 
 @router.get(
     "/{prediction_id}/heatmap",
-    dependencies=[requires(Permission.READ)],
     summary="Heatmap of a prediction",
     description=(
         "A Grad-CAM class-activation overlay (PNG) computed with the model version that made the "
         "prediction: warm colours mark the regions that raised the label's score. For the predicted "
-        "label unless `label` names another. Cached after the first request."
+        "label unless `label` names another. Cached after the first request. Refused (409 "
+        "`answer_hidden`) while the case awaits its blind read."
     ),
     response_class=Response,
     responses={
         200: {"content": {"image/png": {}}, "description": "PNG overlay."},
-        **error_responses(404, 422, 503),
+        **error_responses(404, 409, 422, 503),
     },
 )
 def get_heatmap(
     prediction_id: uuid.UUID,
+    reader: CanRead,
     predictions: PredictionServiceDep,
     label: Annotated[str | None, Query(description="Label to explain (default: the predicted one).")] = None,
 ) -> Response:
-    png = predictions.heatmap(predictions.get(prediction_id), label)
+    prediction = predictions.get(prediction_id)
+    if not answer_visible(prediction, reader):
+        raise AnswerHiddenError(
+            "This case is read blind: its heatmap is shown once a verdict is given.",
+            details={"prediction_id": str(prediction_id)},
+        )
+    png = predictions.heatmap(prediction, label)
     return Response(content=png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})

@@ -11,8 +11,7 @@ from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.autonomy import WorklistEntry, WorklistPage
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import AutonomyLevel
-from imaging_ai.api.security import requires
-from imaging_ai.services.identity import Permission
+from imaging_ai.api.security import CanRead
 
 router = APIRouter(prefix="/api/v1/worklist", tags=["worklist"])
 
@@ -24,12 +23,12 @@ router = APIRouter(prefix="/api/v1/worklist", tags=["worklist"])
         "Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by "
         "priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, "
         "half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); "
-        "ties: oldest first."
+        "ties: oldest first. A case awaiting its blind read shows no answer and no priority components."
     ),
-    dependencies=[requires(Permission.READ)],
     responses=error_responses(404, 422),
 )
 def get_worklist(
+    reader: CanRead,
     worklist: WorklistDep,
     task: str | None = None,
     site: Annotated[str | None, Query(max_length=128)] = None,
@@ -39,5 +38,5 @@ def get_worklist(
 ) -> WorklistPage:
     items, total = worklist.page(task=task, site=site, level=level, limit=limit, offset=offset)
     return WorklistPage(
-        items=[WorklistEntry.of(item) for item in items], total=total, limit=limit, offset=offset
+        items=[WorklistEntry.of(item, reader) for item in items], total=total, limit=limit, offset=offset
     )

@@ -6,13 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from imaging_ai.api.schemas.predictions import AutonomyLevel, PredictionPublic
+from imaging_ai.ml.certification import ErrorBound
 from imaging_ai.persistence.models import Alert
 from imaging_ai.services.autonomy import SiteAutonomy
+from imaging_ai.services.certification import ClassEvidence
 from imaging_ai.services.drift import DriftReport
 from imaging_ai.services.evidence import Evidence
+from imaging_ai.services.identity import Principal
 from imaging_ai.services.monitoring import MetricsSeries
 from imaging_ai.services.statistics import Proportion
 from imaging_ai.services.worklist import WorklistItem
@@ -31,21 +34,13 @@ class ProportionPublic(BaseModel):
 
 
 class EvidencePublic(BaseModel):
-    verdicts: int = Field(description="Reviewed predictions of the active version (unreadable left out).")
+    verdicts: int = Field(
+        description="Verdicts on the serving version at the site (unreadable left out), blind or not."
+    )
     agreement: ProportionPublic
     sensitivity: ProportionPublic | None
     specificity: ProportionPublic | None
     calibration_error: float | None = Field(description="Expected calibration error (10 bins).")
-    above_threshold: ProportionPublic | None = Field(
-        description="Agreement at or above the level's threshold."
-    )
-    threshold_meeting_target: float | None = Field(
-        description="Lowest confidence threshold whose agreement's lower bound meets the target."
-    )
-    threshold_evidence: ProportionPublic | None
-    audited: ProportionPublic = Field(
-        description="Agreement on audited automatic answers since the level was set."
-    )
 
     @classmethod
     def of(cls, evidence: Evidence) -> EvidencePublic:
@@ -55,51 +50,134 @@ class EvidencePublic(BaseModel):
             sensitivity=ProportionPublic.of(evidence.sensitivity),
             specificity=ProportionPublic.of(evidence.specificity),
             calibration_error=evidence.calibration_error,
-            above_threshold=ProportionPublic.of(evidence.above_threshold),
-            threshold_meeting_target=evidence.threshold_meeting_target,
-            threshold_evidence=ProportionPublic.of(evidence.threshold_evidence),
-            audited=ProportionPublic.of(evidence.audited),
+        )
+
+
+class ErrorBoundPublic(BaseModel):
+    cases: int = Field(
+        description="Answers of the label in the population (blind reads still unread left out)."
+    )
+    blind_reads: int
+    errors: int = Field(description="Blind reads whose label differs from the AI's (or read as unreadable).")
+    waiting: int = Field(
+        description="Cases held back behind a blind read not read yet (they count once it is read)."
+    )
+    estimate: float | None = Field(
+        description="The error, each blind read weighted by the inverse of its chance of being drawn."
+    )
+    upper: float = Field(description="Time-uniform upper confidence bound on the error.")
+    lower: float = Field(description="Time-uniform lower confidence bound on the error.")
+
+    @classmethod
+    def of(cls, bound: ErrorBound | None) -> ErrorBoundPublic | None:
+        if bound is None:
+            return None
+        return cls(
+            cases=bound.cases,
+            blind_reads=bound.blind_reads,
+            errors=bound.errors,
+            waiting=bound.waiting,
+            estimate=bound.estimate,
+            upper=bound.upper,
+            lower=bound.lower,
+        )
+
+
+class ThresholdStepPublic(BaseModel):
+    threshold: float = Field(description="Answers of the label at or above this confidence.")
+    bound: ErrorBoundPublic
+    certified: bool
+
+
+class ClassEvidencePublic(BaseModel):
+    label: str
+    target: float = Field(description="The largest error a certified level may have for this label.")
+    alpha: float = Field(description="This label's share of the level's error rate (alpha / labels).")
+    certified_threshold: float | None = Field(
+        description="The lowest confidence certified before the first failure (0: every answer); null: none."
+    )
+    steps: list[ThresholdStepPublic] = Field(
+        description="The fixed sequence, most conservative threshold first, up to the first failure."
+    )
+    in_force_threshold: float | None = Field(
+        description="The confidence at or above which the level in force finalises this label."
+    )
+    in_force: ErrorBoundPublic | None = Field(
+        description="The bound on the answers the level has finalised since it was set."
+    )
+    exceeded: bool = Field(description="Those answers' error is shown above the target (the level drops).")
+
+    @classmethod
+    def of(cls, item: ClassEvidence) -> ClassEvidencePublic:
+        bound = ErrorBoundPublic.of
+        return cls(
+            label=item.label,
+            target=item.target,
+            alpha=item.alpha,
+            certified_threshold=item.certified_threshold,
+            steps=[
+                ThresholdStepPublic(
+                    threshold=step.threshold, bound=bound(step.bound), certified=step.certified
+                )
+                for step in item.certification.steps
+            ],
+            in_force_threshold=item.in_force_threshold,
+            in_force=bound(item.in_force),
+            exceeded=item.exceeded,
         )
 
 
 class DriftPublic(BaseModel):
-    score: float | None = Field(
-        description="Population stability index of recent images vs the training data."
-    )
-    threshold: float
     drifted: bool
-    recent_images: int
-    reference: str = Field(description="`site`, `all` (all training data) or `none`.")
+    statistic: float | None = Field(
+        description="The largest CUSUM now, over the version's latest images at the site."
+    )
+    threshold: float = Field(description="The CUSUM threshold (set for a known false-alarm rate).")
+    images: int = Field(description="Scored images in the window.")
+    which: Literal["features", "output_high", "output_low"] | None = Field(
+        description="The CUSUM over its threshold: on the features' distance, or the output up or down."
+    )
+    out_of_distribution: int = Field(description="Images in the window flagged out of distribution.")
+    out_of_distribution_rate: float | None
 
     @classmethod
     def of(cls, report: DriftReport) -> DriftPublic:
         return cls(
-            score=report.score,
-            threshold=report.threshold,
             drifted=report.drifted,
-            recent_images=report.recent_images,
-            reference=report.reference,
+            statistic=report.statistic,
+            threshold=report.threshold,
+            images=report.images,
+            which=report.which,
+            out_of_distribution=report.out_of_distribution,
+            out_of_distribution_rate=report.out_of_distribution_rate,
         )
 
 
 class RecommendationPublic(BaseModel):
     level: AutonomyLevel
-    confidence_threshold: float | None
+    class_thresholds: dict[str, float | None]
     reason: str
 
 
 class SiteAutonomyPublic(BaseModel):
-    site: str = Field(description="A site, or `*`: the task-wide level and every site's cases pooled.")
+    site: str
     level: AutonomyLevel
-    confidence_threshold: float | None
-    audit_fraction: float
-    level_source: str = Field(
-        description="Which policy is in force: the site's, `*` (task-wide) or `default`."
+    class_thresholds: dict[str, float | None] = Field(
+        description="Semi-autonomy: per label, the confidence at or above which its answers are final."
+    )
+    blind_read_fraction: float = Field(description="Share of the site's cases read blind.")
+    level_source: Literal["site", "default", "no_site", "version_changed"] = Field(
+        description="`site`: the site's own level; `default`: none set (supervised); `version_changed`: the "
+        "level was earned by a version that no longer serves the site (supervised)."
     )
     changed_by: str | None
     changed_at: datetime | None
     reason: str | None
-    model_version: str | None = Field(description="The active version the evidence is about.")
+    model_version: str | None = Field(description="The version serving the site: the evidence is its own.")
+    cases: int = Field(description="Its predictions at the site under the blind-read rules.")
+    blind_reads: int = Field(description="Blind reads with a label.")
+    blind_reads_pending: int = Field(description="Blind reads not read yet.")
+    classes: list[ClassEvidencePublic] = Field(description="Per label: the certification on blind reads.")
     evidence: EvidencePublic
     drift: DriftPublic
     recommendation: RecommendationPublic
@@ -110,18 +188,22 @@ class SiteAutonomyPublic(BaseModel):
         return cls(
             site=value.site,
             level=level.level,
-            confidence_threshold=level.confidence_threshold,
-            audit_fraction=level.audit_fraction,
+            class_thresholds=dict(level.class_thresholds),
+            blind_read_fraction=level.blind_read_fraction,
             level_source=level.source,
             changed_by=level.changed_by,
             changed_at=level.changed_at,
             reason=level.reason,
             model_version=value.model_version,
+            cases=value.cases,
+            blind_reads=value.blind_reads,
+            blind_reads_pending=value.blind_reads_pending,
+            classes=[ClassEvidencePublic.of(item) for item in value.classes],
             evidence=EvidencePublic.of(value.evidence),
             drift=DriftPublic.of(value.drift),
             recommendation=RecommendationPublic(
                 level=value.recommendation.level,
-                confidence_threshold=value.recommendation.confidence_threshold,
+                class_thresholds=dict(value.recommendation.class_thresholds),
                 reason=value.recommendation.reason,
             ),
         )
@@ -129,8 +211,11 @@ class SiteAutonomyPublic(BaseModel):
 
 class AutonomyOverview(BaseModel):
     task: str
-    target: float = Field(description="Agreement a level must prove (lower bound) and keep (upper bound).")
-    min_verdicts: int
+    error_targets: dict[str, float] = Field(description="Per label, the error a certified level may have.")
+    alpha: float = Field(
+        description="The chance that any label of a level is certified although its error exceeds the "
+        "target, however often the evidence is looked at."
+    )
     sites: list[SiteAutonomyPublic]
 
 
@@ -142,29 +227,42 @@ class AutonomyChange(BaseModel):
                 {
                     "site": "nih",
                     "level": "semi_autonomous",
-                    "confidence_threshold": 0.97,
-                    "reason": "Evidence reviewed at the quality board, 2026-11-27.",
+                    "class_thresholds": {"normal": 0.98, "pneumonia": None},
+                    "reason": "Certification reviewed at the quality board, 2026-11-27.",
                 }
             ]
         },
     )
 
-    site: str = Field(
-        default="*", min_length=1, max_length=128, description="A site, or `*` for the whole task."
-    )
+    site: str = Field(min_length=1, max_length=128, description="The site; levels exist per site only.")
     level: AutonomyLevel
-    confidence_threshold: float | None = Field(
-        default=None, gt=0, le=1, description="Semi-autonomy only; default: the one the evidence supports."
+    class_thresholds: dict[str, float | None] | None = Field(
+        default=None,
+        description="Semi-autonomy only: per label, the confidence at or above which its answers are final "
+        "(null: never); each at or above the certified one. Default: the certified thresholds.",
     )
-    audit_fraction: float | None = Field(default=None, ge=0, le=1)
+    blind_read_fraction: float | None = Field(default=None, gt=0, le=1)
     reason: str = Field(min_length=3, max_length=2000)
+
+    @field_validator("class_thresholds")
+    @classmethod
+    def _thresholds_are_probabilities(
+        cls, value: dict[str, float | None] | None
+    ) -> dict[str, float | None] | None:
+        for threshold in (value or {}).values():
+            if threshold is not None and not 0 <= threshold <= 1:
+                raise ValueError("thresholds are confidences between 0 and 1")
+        return value
 
 
 class AlertPublic(BaseModel):
     id: uuid.UUID
     task: str
     site: str
-    kind: Literal["agreement_dropped", "new_version", "input_drift"]
+    kind: Literal["agreement_dropped", "new_version", "input_drift", "error_above_target"] = Field(
+        description="`error_above_target`: a label's finalised answers were shown wrong too often; "
+        "`agreement_dropped` only on alerts from before per-class certification."
+    )
     message: str
     details: dict[str, Any]
     created_at: datetime
@@ -194,18 +292,20 @@ class PriorityComponents(BaseModel):
 
 class WorklistEntry(BaseModel):
     prediction: PredictionPublic
-    priority: float = Field(
-        description="0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first."
+    priority: float | None = Field(
+        description="0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first. Null, like the "
+        "components, while the case awaits its blind read (the uncertainty would hint at the answer)."
     )
-    components: PriorityComponents
+    components: PriorityComponents | None
     reason: Literal["review", "audit"]
 
     @classmethod
-    def of(cls, item: WorklistItem) -> WorklistEntry:
+    def of(cls, item: WorklistItem, viewer: Principal) -> WorklistEntry:
+        prediction = PredictionPublic.from_record(item.prediction, viewer)
         return cls(
-            prediction=PredictionPublic.from_record(item.prediction),
-            priority=item.priority,
-            components=PriorityComponents(**item.components),
+            prediction=prediction,
+            priority=None if prediction.answer_hidden else item.priority,
+            components=None if prediction.answer_hidden else PriorityComponents(**item.components),
             reason=item.reason,
         )
 
@@ -227,7 +327,9 @@ class MetricsPointPublic(BaseModel):
     sensitivity: ProportionPublic | None
     specificity: ProportionPublic | None
     calibration_error: float | None
-    drift_psi: float | None
+    out_of_distribution_rate: float | None = Field(
+        description="Share of the bucket's images beyond the version's out-of-distribution threshold."
+    )
 
 
 class MetricsSeriesPublic(BaseModel):
@@ -251,7 +353,7 @@ class MetricsSeriesPublic(BaseModel):
                     sensitivity=ProportionPublic.of(point.evidence.sensitivity),
                     specificity=ProportionPublic.of(point.evidence.specificity),
                     calibration_error=point.evidence.calibration_error,
-                    drift_psi=point.drift_psi,
+                    out_of_distribution_rate=point.out_of_distribution_rate,
                 )
                 for point in series.points
             ],

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from imaging_ai.persistence.models import Feedback
 
 VerdictName = Literal["agree", "disagree", "unreadable"]
+VerdictGiven = Literal["agree", "disagree", "unreadable", "read"]
 
 
 class VerdictCreate(BaseModel):
@@ -26,16 +27,18 @@ class VerdictCreate(BaseModel):
                     "notes": "Old scarring, no consolidation.",
                 },
                 {"verdict": "agree"},
+                {"verdict": "read", "label": "pneumonia"},
             ]
         },
     )
 
-    verdict: VerdictName = Field(
-        description="`agree` with the AI, `disagree` (give the correct `label`), or `unreadable` "
-        "(excluded from training and metrics)."
+    verdict: VerdictGiven = Field(
+        description="`agree` with the AI, `disagree` (give the correct `label`), `unreadable` (excluded "
+        "from training and metrics), or `read`: the `label` you see, the only way to answer a blind read "
+        "(`blind_read: true`, answer hidden); it is stored as `agree` or `disagree`."
     )
     label: str | None = Field(
-        default=None, max_length=64, description="The correct label; required to disagree."
+        default=None, max_length=64, description="The correct label; required to disagree and to read."
     )
     notes: str | None = Field(default=None, max_length=4000)
 
@@ -48,6 +51,7 @@ class VerdictPublic(BaseModel):
     label: str | None
     reviewer: str = Field(description="The user name of the clinician who gave it (from their sign-in).")
     notes: str | None
+    blind: bool = Field(description="Given without the AI's answer in view (a blind read).")
     created_at: datetime
 
     @classmethod
@@ -60,13 +64,16 @@ class VerdictPublic(BaseModel):
             label=feedback.label,
             reviewer=feedback.reviewer,
             notes=feedback.notes,
+            blind=feedback.blind,
             created_at=feedback.created_at,
         )
 
 
 class VerdictHistory(BaseModel):
     prediction_id: uuid.UUID
-    predicted_label: str = Field(description="The AI's answer (never changed).")
+    predicted_label: str | None = Field(
+        description="The AI's answer (never changed); null while the case awaits its blind read."
+    )
     label_of_record: str | None = Field(
         description="The latest verdict's label (the AI's for `agree`); null when unreviewed or unreadable."
     )

@@ -20,7 +20,6 @@ class ImagePublic(BaseModel):
                     "id": "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
                     "content_sha256": "9f2c5d0e" + "0" * 56,
                     "size_bytes": 127290,
-                    "original_filename": "chest.dcm",
                     "media_type": "application/dicom",
                     "format": "dicom",
                     "modality": "CR",
@@ -43,7 +42,6 @@ class ImagePublic(BaseModel):
     id: uuid.UUID
     content_sha256: str = Field(description="SHA-256 of the stored (de-identified) bytes.")
     size_bytes: int
-    original_filename: str | None = Field(description="File name given by the uploader, if any.")
     media_type: str = Field(description="Media type of the stored file.")
     format: str = Field(description="`png`, `jpeg` or `dicom`.")
     modality: str | None = Field(description="DICOM Modality (CR, DX, CT, MR...); null for PNG/JPEG.")
@@ -74,7 +72,6 @@ class ImagePublic(BaseModel):
             id=image.id,
             content_sha256=image.content_sha256,
             size_bytes=image.size_bytes,
-            original_filename=image.original_filename,
             media_type=image.media_type,
             format=image.format,
             modality=image.modality,

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from imaging_ai.persistence.models import Prediction
+from imaging_ai.services.identity import Principal
 
 PredictionStatus = Literal["pending_review", "reviewed", "final"]
 AutonomyLevel = Literal["supervised", "semi_autonomous", "autonomous"]
@@ -41,7 +42,37 @@ class PredictionPublic(BaseModel):
                     "routing": "site",
                     "decision_threshold": 0.31,
                     "operating_point": "site",
-                }
+                    "blind_read": False,
+                    "answer_hidden": False,
+                    "out_of_distribution": False,
+                    "ood_distance": 21.7,
+                },
+                {
+                    "id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+                    "image_id": "1c9e2f8a-4d4a-4e64-8b66-1a6c0e4f3d22",
+                    "task": "chest-xray-pneumonia",
+                    "model_version": "chest-xray-pneumonia.v1",
+                    "probabilities": None,
+                    "predicted_label": None,
+                    "confidence": None,
+                    "uncertainty": None,
+                    "status": "pending_review",
+                    "site": "nih",
+                    "accession_number": None,
+                    "external_id": None,
+                    "inference_ms": 30.9,
+                    "created_at": "2026-11-27T09:31:12Z",
+                    "autonomy_level": "supervised",
+                    "finalized_by": None,
+                    "audit_sample": False,
+                    "routing": "site",
+                    "decision_threshold": None,
+                    "operating_point": "site",
+                    "blind_read": True,
+                    "answer_hidden": True,
+                    "out_of_distribution": False,
+                    "ood_distance": None,
+                },
             ]
         }
     )
@@ -50,11 +81,17 @@ class PredictionPublic(BaseModel):
     image_id: uuid.UUID
     task: str
     model_version: str = Field(description="The model version that made this prediction.")
-    probabilities: dict[str, float] = Field(description="Calibrated probability per label (sums to 1).")
-    predicted_label: str
-    confidence: float = Field(ge=0, le=1, description="Calibrated probability of the predicted label.")
-    uncertainty: float = Field(
-        ge=0, le=1, description="Normalised entropy of the probabilities: 0 certain, 1 uninformative."
+    probabilities: dict[str, float] | None = Field(
+        description="Calibrated probability per label (sums to 1). Null while the answer is hidden."
+    )
+    predicted_label: str | None = Field(description="The AI's answer. Null while the answer is hidden.")
+    confidence: float | None = Field(
+        ge=0, le=1, description="Calibrated probability of the predicted label. Null while hidden."
+    )
+    uncertainty: float | None = Field(
+        ge=0,
+        le=1,
+        description="Normalised entropy of the probabilities: 0 certain, 1 uninformative. Null while hidden.",
     )
     status: PredictionStatus = Field(description="`pending_review` until a clinician gives a verdict.")
     site: str | None
@@ -78,24 +115,43 @@ class PredictionPublic(BaseModel):
     )
     decision_threshold: float | None = Field(
         description="Two-label tasks: `predicted_label` is the positive label when its probability is at or "
-        "above this. Null: the label of highest probability."
+        "above this. Null: the label of highest probability (or the answer is hidden)."
     )
     operating_point: Literal["site", "version", "argmax"] = Field(
         description="Where the threshold came from: the site's verified cases, the version's validation "
         "data, or none (predictions made before operating points are `argmax`)."
     )
 
+    blind_read: bool = Field(
+        description="Drawn to be read blind: the clinician labels the image without the AI's answer, which "
+        "is hidden until a verdict is given (`read` with a label, or `unreadable`)."
+    )
+    answer_hidden: bool = Field(
+        description="The answer fields are withheld from this caller: a blind read not read yet. A service "
+        "account still receives an answer that is already final (an automatic answer drawn for audit)."
+    )
+    out_of_distribution: bool | None = Field(
+        description="The image lies outside what the version was trained on (its features' Mahalanobis "
+        "distance is beyond the version's threshold): never finalised automatically. Null: the version "
+        "has no guard, and nothing it answers is finalised automatically."
+    )
+    ood_distance: float | None = Field(
+        description="Mahalanobis distance of the image's features from the version's training features."
+    )
+
     @classmethod
-    def from_record(cls, prediction: Prediction) -> PredictionPublic:
+    def from_record(cls, prediction: Prediction, viewer: Principal | None) -> PredictionPublic:
+        """``viewer``: the caller; None for a trusted internal reader that may see every answer."""
+        hidden = viewer is not None and not answer_visible(prediction, viewer)
         return cls(
             id=prediction.id,
             image_id=prediction.image_id,
             task=prediction.task,
             model_version=prediction.model_version_id,
-            probabilities=prediction.probabilities,
-            predicted_label=prediction.predicted_label,
-            confidence=prediction.confidence,
-            uncertainty=prediction.uncertainty,
+            probabilities=None if hidden else prediction.probabilities,
+            predicted_label=None if hidden else prediction.predicted_label,
+            confidence=None if hidden else prediction.confidence,
+            uncertainty=None if hidden else prediction.uncertainty,
             status=prediction.status,
             site=prediction.site,
             accession_number=prediction.accession_number,
@@ -106,9 +162,21 @@ class PredictionPublic(BaseModel):
             finalized_by=prediction.finalized_by,
             audit_sample=prediction.audit_sample,
             routing=prediction.routing,
-            decision_threshold=prediction.decision_threshold,
+            decision_threshold=None if hidden else prediction.decision_threshold,
             operating_point=prediction.operating_point,
+            blind_read=prediction.blind_read,
+            answer_hidden=hidden,
+            out_of_distribution=prediction.out_of_distribution,
+            ood_distance=None if hidden else prediction.ood_distance,
         )
+
+
+def answer_visible(prediction: Prediction, viewer: Principal) -> bool:
+    """Clinicians never see a blind read's answer before their verdict; a hospital system (a service
+    account, which reads nothing) gets it only once it is final."""
+    if not prediction.awaits_blind_read:
+        return True
+    return viewer.kind == "service" and prediction.status == "final"
 
 
 class PredictionPage(BaseModel):
