@@ -207,6 +207,10 @@ try {
     "the worklist is in the API's priority order, highest first",
   );
   expect(pending.every((row) => row.reason === "review"), "supervised cases are in the worklist for review");
+  expect(
+    (await page.locator("[data-testid=worklist] [data-testid=blind-read]").count()) === 0,
+    "no case of this run is read blind (its server and site read none blind: the loop answers with A)",
+  );
   await shot("03-worklist-pending");
   await accessible("worklist");
 
@@ -332,8 +336,10 @@ try {
   await siteRow.waitFor();
   const siteText = await siteRow.innerText();
   log(`trust, ${SITE}: ${siteText.replace(/\s+/g, " ")}`);
-  // Three verdicts, one unreadable (left out): two count, one agreement and one correction.
-  expect(/\b2\b/.test(siteText) && siteText.includes("50.0%"), `the site's row counts its verdicts and agreement (${siteText})`);
+  // Three verdicts, one unreadable (left out): two count, one agreement and one correction. No case was
+  // read blind here (the server reads none blind): nothing is certified.
+  expect(siteText.includes("n=2") && siteText.includes("50.0%"), `the site's row counts its verdicts and agreement (${siteText})`);
+  expect(siteText.includes("not certified") && siteText.includes("0 (0)"), `no blind reads, nothing certified (${siteText})`);
   await page.locator("[data-testid=agreement-chart] > svg .ci-point circle").first().waitFor();
   const chart = await page.locator("[data-testid=agreement-chart] > svg").evaluate((svg) => ({
     width: svg.getBoundingClientRect().width,

@@ -1,8 +1,11 @@
-"""The web app in headless Chromium against the real API: the clinician's and the administrator's loop.
+"""The web app in headless Chromium against the real API: the clinician's and the administrator's loop,
+and a blind read.
 
 Starts the app (API + built SPA) on a loopback port with SQLite in a temporary folder, creates an
 administrator and a clinician with the CLI, and runs `frontend/e2e/loop.e2e.mjs` (playwright-core
-driving Debian's Chromium). Its screenshots land in `frontend/e2e/artifacts/`.
+driving Debian's Chromium), with no case read blind; then, on a server that reads every case blind
+(`blind_read_fraction=1.0`), `frontend/e2e/blind-read.e2e.mjs`. Screenshots land in
+`frontend/e2e/artifacts/` (the blind read's under `blind-read/`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ADMIN = ("e2e.admin", "admin passphrase for the e2e run")
 TASK = "chest-xray-pneumonia"
 SITE = "e2e-ward"
+BLIND_SITE = "e2e-blind"
 ALERT = "Input drift at e2e-ward (seeded by the browser test): back to supervised."
 CLINICIAN = ("e2e.clinician", "clinician passphrase for the e2e run")
 
@@ -82,8 +86,7 @@ def _cli(settings: Settings, *args: str, stdin: str) -> None:
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
 
 
-@pytest.mark.slow
-def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path) -> None:
+def _require_browser() -> None:
     _require(
         (FRONTEND / "dist" / "index.html").is_file(),
         "frontend/dist is not built: run `scripts/frontend.sh build` (scripts/test.sh does it).",
@@ -96,11 +99,11 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
         CHROMIUM.is_file(),
         f"{CHROMIUM} not found: run `scripts/frontend.sh chromium` (apt-get install chromium).",
     )
-    node = shutil.which("node")
-    _require(node is not None, "node is not on PATH")
-    images = _images(datasets)
-    chest_dicom, ct_dicom = _dicoms(datasets)
+    _require(shutil.which("node") is not None, "node is not on PATH")
 
+
+def _server_settings(tmp_path: Path, datasets: Path, *, blind_read_fraction: float) -> Settings:
+    """A migrated SQLite database in `tmp_path`, with the administrator and the clinician created."""
     from imaging_ai.persistence import migrations
 
     database_url = f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
@@ -112,6 +115,7 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
         datasets_dir=datasets,
         frontend_dir=FRONTEND,
         cookie_secure=False,  # plain http on the loopback
+        blind_read_fraction=blind_read_fraction,
     )
     _cli(
         settings,
@@ -136,8 +140,18 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
         "--password-stdin",
         stdin=CLINICIAN[1] + "\n",
     )
+    return settings
 
-    _seed_alert(database_url)
+
+@pytest.mark.slow
+def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path) -> None:
+    _require_browser()
+    images = _images(datasets)
+    chest_dicom, ct_dicom = _dicoms(datasets)
+    # Every case is read with the answer in view here (a blind read answers only `read`, not `A`); the
+    # blind read has its own test below.
+    settings = _server_settings(tmp_path, datasets, blind_read_fraction=0.0)
+    _seed_alert(str(settings.database_url))
 
     artifacts = Path(os.environ.get("E2E_ARTIFACTS_DIR", FRONTEND / "e2e" / "artifacts"))
     # One worker beside the server, as `make run` has: it takes the job the administrator starts.
@@ -166,9 +180,29 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
     assert "all steps passed" in result.stdout
 
 
+@pytest.mark.slow
+def test_blind_read_in_the_browser(tmp_path: Path, datasets: Path) -> None:
+    """Every case read blind: the case view shows the image only (no label, probabilities, confidence or
+    heatmap, and no heatmap request) until the clinician's label is in, then reveals the answer."""
+    _require_browser()
+    settings = _server_settings(tmp_path, datasets, blind_read_fraction=1.0)
+    artifacts = Path(os.environ.get("E2E_ARTIFACTS_DIR", FRONTEND / "e2e" / "artifacts")) / "blind-read"
+    result = _run_script(
+        settings,
+        "e2e/blind-read.e2e.mjs",
+        {"IMAGE_PATH": str(_images(datasets)[1]), "SITE": BLIND_SITE, "ARTIFACTS_DIR": str(artifacts)},
+    )
+    print(result.stdout)
+    assert result.returncode == 0, (
+        f"the blind read failed (screenshots in {artifacts}):\n{result.stdout}\n{result.stderr}"
+    )
+    assert "all steps passed" in result.stdout
+
+
 def _seed_alert(database_url: str) -> None:
     """An automatic fall-back, as the drift check makes it, so that the alert banner has something to show
     (the run is far too short to earn a level and lose it)."""
+    from imaging_ai.persistence.autonomy import AutonomyRepository
     from imaging_ai.persistence.database import create_db_engine, create_session_factory
     from imaging_ai.persistence.unit_of_work import transaction
     from imaging_ai.services.autonomy import fall_back
@@ -176,7 +210,9 @@ def _seed_alert(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
         with transaction(create_session_factory(engine)) as session:
-            fall_back(session, TASK, SITE, "input_drift", ALERT, {"psi": 0.31, "threshold": 0.15})
+            fall_back(session, TASK, SITE, "input_drift", ALERT, {"statistic": 9.1, "threshold": 7.8})
+            # A site without a level of its own only gets the alert: it keeps the server's blind reads.
+            assert AutonomyRepository(session).policy(TASK, SITE) is None
     finally:
         engine.dispose()
 
@@ -184,6 +220,25 @@ def _seed_alert(database_url: str) -> None:
 def _run_browser(
     settings: Settings, images: list[Path], chest_dicom: Path, ct_dicom: Path, artifacts: Path
 ) -> subprocess.CompletedProcess[str]:
+    return _run_script(
+        settings,
+        "e2e/loop.e2e.mjs",
+        {
+            "IMAGE_PATH": str(images[0]),
+            "IMAGE_PATH_2": str(images[1]),
+            "DICOM_PATH": str(chest_dicom),
+            "MISMATCH_PATH": str(ct_dicom),
+            "MISMATCH_CODE": "modality_mismatch",
+            "WORKER": "1",
+            "SITE": SITE,
+            "ALERT_MESSAGE": ALERT,
+            "ARTIFACTS_DIR": str(artifacts),
+        },
+    )
+
+
+def _run_script(settings: Settings, script: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Serves the app with `settings` and runs a browser script of `frontend/` against it."""
     node = shutil.which("node")
     assert node is not None
     with serve(settings) as base_url:
@@ -194,20 +249,12 @@ def _run_browser(
             "ADMIN_PASSWORD": ADMIN[1],
             "CLINICIAN_USER": CLINICIAN[0],
             "CLINICIAN_PASSWORD": CLINICIAN[1],
-            "IMAGE_PATH": str(images[0]),
-            "IMAGE_PATH_2": str(images[1]),
-            "DICOM_PATH": str(chest_dicom),
-            "MISMATCH_PATH": str(ct_dicom),
-            "MISMATCH_CODE": "modality_mismatch",
-            "WORKER": "1",
             "TASK": TASK,
-            "SITE": SITE,
-            "ALERT_MESSAGE": ALERT,
-            "ARTIFACTS_DIR": str(artifacts),
             "CHROMIUM_PATH": str(CHROMIUM),
+            **extra,
         }
         return subprocess.run(
-            [node, "e2e/loop.e2e.mjs"],
+            [node, script],
             cwd=FRONTEND,
             env=env,
             capture_output=True,

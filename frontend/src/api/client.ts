@@ -27,6 +27,11 @@ export type Alert = Schemas["AlertPublic"];
 export type TaskMetrics = Schemas["TaskMetrics"];
 export type MetricsSeries = Schemas["MetricsSeriesPublic"];
 export type Calibration = Schemas["Calibration"];
+export type ClassEvidence = Schemas["ClassEvidencePublic"];
+export type ErrorBound = Schemas["ErrorBoundPublic"];
+export type ThresholdStep = Schemas["ThresholdStepPublic"];
+export type Drift = Schemas["DriftPublic"];
+export type Verdict = Schemas["VerdictPublic"];
 
 /** A failed request, with the envelope's stable `code` (or a transport code: `network_error`). */
 export class ApiError extends Error {

@@ -313,7 +313,7 @@ export interface paths {
         put?: never;
         /**
          * Predict
-         * @description Classifies an image with the task's active model version. Send either an image `file` (it is stored and de-identified first, as by `POST /api/v1/images`) or the `image_id` of a stored image. The answer has calibrated probabilities per label, the predicted label, its confidence, an uncertainty score, and waits for a clinician's verdict (`pending_review`). DICOM images must be of a modality the task accepts (`modality_mismatch` otherwise); PNG/JPEG carry no modality and are accepted for any task.
+         * @description Classifies an image with the task's active model version. Send either an image `file` (it is stored and de-identified first, as by `POST /api/v1/images`) or the `image_id` of a stored image. The answer has calibrated probabilities per label, the predicted label, its confidence, an uncertainty score, and waits for a clinician's verdict (`pending_review`) unless the site's level of autonomy finalises it. A share of cases is read blind (`blind_read`): clinicians are not shown the answer until their verdict (`answer_hidden`). An image outside what the version was trained on is flagged `out_of_distribution` and always waits for a clinician. DICOM images must be of a modality the task accepts (`modality_mismatch` otherwise); PNG/JPEG carry no modality and are accepted for any task.
          */
         post: operations["predictions-create_prediction"];
         delete?: never;
@@ -372,7 +372,7 @@ export interface paths {
         };
         /**
          * Heatmap of a prediction
-         * @description A Grad-CAM class-activation overlay (PNG) computed with the model version that made the prediction: warm colours mark the regions that raised the label's score. For the predicted label unless `label` names another. Cached after the first request.
+         * @description A Grad-CAM class-activation overlay (PNG) computed with the model version that made the prediction: warm colours mark the regions that raised the label's score. For the predicted label unless `label` names another. Cached after the first request. Refused (409 `answer_hidden`) while the case awaits its blind read.
          */
         get: operations["predictions-get_heatmap"];
         put?: never;
@@ -432,12 +432,12 @@ export interface paths {
         };
         /**
          * Autonomy levels and their evidence
-         * @description For the task as a whole (`*`) and each site: the level in force, the evidence on the active version (verdicts, agreement, sensitivity, specificity, calibration, accuracy above the threshold, audited agreement, each with a Wilson 95% interval), the site's input drift, and the recommended level.
+         * @description For each site: the level in force, the per-label certification on blind reads of the version serving the site (a fixed sequence of confidence thresholds, each with a time-uniform error bound against the label's target), the descriptive agreement, sensitivity and specificity, the drift test with the out-of-distribution rate, and the recommended level. There is no task-wide level.
          */
         get: operations["autonomy-get_autonomy"];
         /**
          * Change an autonomy level
-         * @description An administrator's decision, with a reason (audit log). Lowering is always allowed; raising only as far as the evidence recommends (409 `autonomy_not_earned` otherwise). Levels also fall back to `supervised` by themselves, with an alert.
+         * @description An administrator's decision for one site, with a reason (audit log). Lowering is always allowed; raising only as far as the certification allows (409 `autonomy_not_earned` otherwise; 422 `site_required` for `*`). Levels also fall back to `supervised` by themselves, with an alert.
          */
         put: operations["autonomy-change_autonomy"];
         post?: never;
@@ -682,7 +682,7 @@ export interface paths {
         };
         /**
          * The worklist
-         * @description Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); ties: oldest first.
+         * @description Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); ties: oldest first. A case awaiting its blind read shows no answer and no priority components.
          */
         get: operations["worklist-get_worklist"];
         put?: never;
@@ -759,9 +759,10 @@ export interface components {
             id: string;
             /**
              * Kind
+             * @description `error_above_target`: a label's finalised answers were shown wrong too often; `agreement_dropped` only on alerts from before per-class certification.
              * @enum {string}
              */
-            kind: "agreement_dropped" | "new_version" | "input_drift";
+            kind: "agreement_dropped" | "new_version" | "input_drift" | "error_above_target";
             /** Message */
             message: string;
             /** Site */
@@ -925,20 +926,24 @@ export interface components {
         /**
          * AutonomyChange
          * @example {
-         *       "confidence_threshold": 0.97,
+         *       "class_thresholds": {
+         *         "normal": 0.98
+         *       },
          *       "level": "semi_autonomous",
-         *       "reason": "Evidence reviewed at the quality board, 2026-11-27.",
+         *       "reason": "Certification reviewed at the quality board, 2026-11-27.",
          *       "site": "nih"
          *     }
          */
         AutonomyChange: {
-            /** Audit Fraction */
-            audit_fraction?: number | null;
+            /** Blind Read Fraction */
+            blind_read_fraction?: number | null;
             /**
-             * Confidence Threshold
-             * @description Semi-autonomy only; default: the one the evidence supports.
+             * Class Thresholds
+             * @description Semi-autonomy only: per label, the confidence at or above which its answers are final (null: never); each at or above the certified one. Default: the certified thresholds.
              */
-            confidence_threshold?: number | null;
+            class_thresholds?: {
+                [key: string]: number | null;
+            } | null;
             /**
              * Level
              * @enum {string}
@@ -948,22 +953,26 @@ export interface components {
             reason: string;
             /**
              * Site
-             * @description A site, or `*` for the whole task.
-             * @default *
+             * @description The site; levels exist per site only.
              */
             site: string;
         };
         /** AutonomyOverview */
         AutonomyOverview: {
-            /** Min Verdicts */
-            min_verdicts: number;
+            /**
+             * Alpha
+             * @description The chance that any label of a level is certified although its error exceeds the target, however often the evidence is looked at.
+             */
+            alpha: number;
+            /**
+             * Error Targets
+             * @description Per label, the error a certified level may have.
+             */
+            error_targets: {
+                [key: string]: number;
+            };
             /** Sites */
             sites: components["schemas"]["SiteAutonomyPublic"][];
-            /**
-             * Target
-             * @description Agreement a level must prove (lower bound) and keep (upper bound).
-             */
-            target: number;
             /** Task */
             task: string;
         };
@@ -1037,24 +1046,74 @@ export interface components {
             /** Task */
             task: string;
         };
+        /** ClassEvidencePublic */
+        ClassEvidencePublic: {
+            /**
+             * Alpha
+             * @description This label's share of the level's error rate (alpha / labels).
+             */
+            alpha: number;
+            /**
+             * Certified Threshold
+             * @description The lowest confidence certified before the first failure (0: every answer); null: none.
+             */
+            certified_threshold: number | null;
+            /**
+             * Exceeded
+             * @description Those answers' error is shown above the target (the level drops).
+             */
+            exceeded: boolean;
+            /** @description The bound on the answers the level has finalised since it was set. */
+            in_force: components["schemas"]["ErrorBoundPublic"] | null;
+            /**
+             * In Force Threshold
+             * @description The confidence at or above which the level in force finalises this label.
+             */
+            in_force_threshold: number | null;
+            /** Label */
+            label: string;
+            /**
+             * Steps
+             * @description The fixed sequence, most conservative threshold first, up to the first failure.
+             */
+            steps: components["schemas"]["ThresholdStepPublic"][];
+            /**
+             * Target
+             * @description The largest error a certified level may have for this label.
+             */
+            target: number;
+        };
         /** DriftPublic */
         DriftPublic: {
             /** Drifted */
             drifted: boolean;
-            /** Recent Images */
-            recent_images: number;
             /**
-             * Reference
-             * @description `site`, `all` (all training data) or `none`.
+             * Images
+             * @description Scored images in the window.
              */
-            reference: string;
+            images: number;
             /**
-             * Score
-             * @description Population stability index of recent images vs the training data.
+             * Out Of Distribution
+             * @description Images in the window flagged out of distribution.
              */
-            score: number | null;
-            /** Threshold */
+            out_of_distribution: number;
+            /** Out Of Distribution Rate */
+            out_of_distribution_rate: number | null;
+            /**
+             * Statistic
+             * @description The largest CUSUM now, over the version's latest images at the site.
+             */
+            statistic: number | null;
+            /**
+             * Threshold
+             * @description The CUSUM threshold (set for a known false-alarm rate).
+             */
             threshold: number;
+            /**
+             * Which
+             * @description The CUSUM over its threshold: on the features' distance, or the output up or down.
+             */
+            which: ("features" | "output_high" | "output_low") | null;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -1083,17 +1142,48 @@ export interface components {
              */
             request_id?: string | null;
         };
+        /** ErrorBoundPublic */
+        ErrorBoundPublic: {
+            /** Blind Reads */
+            blind_reads: number;
+            /**
+             * Cases
+             * @description Answers of the label in the population (blind reads still unread left out).
+             */
+            cases: number;
+            /**
+             * Errors
+             * @description Blind reads whose label differs from the AI's (or read as unreadable).
+             */
+            errors: number;
+            /**
+             * Estimate
+             * @description The error, each blind read weighted by the inverse of its chance of being drawn.
+             */
+            estimate: number | null;
+            /**
+             * Lower
+             * @description Time-uniform lower confidence bound on the error.
+             */
+            lower: number;
+            /**
+             * Upper
+             * @description Time-uniform upper confidence bound on the error.
+             */
+            upper: number;
+            /**
+             * Waiting
+             * @description Cases held back behind a blind read not read yet (they count once it is read).
+             */
+            waiting: number;
+        };
         /** ErrorResponse */
         ErrorResponse: {
             error: components["schemas"]["ErrorBody"];
         };
         /** EvidencePublic */
         EvidencePublic: {
-            /** @description Agreement at or above the level's threshold. */
-            above_threshold: components["schemas"]["ProportionPublic"] | null;
             agreement: components["schemas"]["ProportionPublic"];
-            /** @description Agreement on audited automatic answers since the level was set. */
-            audited: components["schemas"]["ProportionPublic"];
             /**
              * Calibration Error
              * @description Expected calibration error (10 bins).
@@ -1101,15 +1191,9 @@ export interface components {
             calibration_error: number | null;
             sensitivity: components["schemas"]["ProportionPublic"] | null;
             specificity: components["schemas"]["ProportionPublic"] | null;
-            threshold_evidence: components["schemas"]["ProportionPublic"] | null;
-            /**
-             * Threshold Meeting Target
-             * @description Lowest confidence threshold whose agreement's lower bound meets the target.
-             */
-            threshold_meeting_target: number | null;
             /**
              * Verdicts
-             * @description Reviewed predictions of the active version (unreadable left out).
+             * @description Verdicts on the serving version at the site (unreadable left out), blind or not.
              */
             verdicts: number;
         };
@@ -1133,7 +1217,6 @@ export interface components {
          *       "media_type": "application/dicom",
          *       "modality": "CR",
          *       "number_of_frames": 1,
-         *       "original_filename": "chest.dcm",
          *       "patient_key": "4c1d8e2a9b7f6e5d4c3b2a1f0e9d8c7b",
          *       "photometric_interpretation": "MONOCHROME1",
          *       "pixel_spacing_mm": [
@@ -1193,11 +1276,6 @@ export interface components {
             /** Number Of Frames */
             number_of_frames: number;
             /**
-             * Original Filename
-             * @description File name given by the uploader, if any.
-             */
-            original_filename: string | null;
-            /**
              * Patient Key
              * @description Pseudonymous patient key (keyed hash of the patient ID); groups one patient's cases.
              */
@@ -1252,8 +1330,6 @@ export interface components {
             agreement: components["schemas"]["ProportionPublic"];
             /** Calibration Error */
             calibration_error: number | null;
-            /** Drift Psi */
-            drift_psi: number | null;
             /**
              * End
              * Format: date-time
@@ -1261,6 +1337,11 @@ export interface components {
             end: string;
             /** Finalised Automatically */
             finalised_automatically: number;
+            /**
+             * Out Of Distribution Rate
+             * @description Share of the bucket's images beyond the version's out-of-distribution threshold.
+             */
+            out_of_distribution_rate: number | null;
             /** Predictions */
             predictions: number;
             sensitivity: components["schemas"]["ProportionPublic"] | null;
@@ -1494,8 +1575,10 @@ export interface components {
          * @description One model answer for one image, from a named model version.
          * @example {
          *       "accession_number": "ACC-2026-0001",
+         *       "answer_hidden": false,
          *       "audit_sample": false,
          *       "autonomy_level": "supervised",
+         *       "blind_read": false,
          *       "confidence": 0.92,
          *       "created_at": "2026-11-27T09:30:01Z",
          *       "decision_threshold": 0.31,
@@ -1503,7 +1586,9 @@ export interface components {
          *       "image_id": "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
          *       "inference_ms": 31.4,
          *       "model_version": "chest-xray-pneumonia.v1",
+         *       "ood_distance": 21.7,
          *       "operating_point": "site",
+         *       "out_of_distribution": false,
          *       "predicted_label": "pneumonia",
          *       "probabilities": {
          *         "normal": 0.08,
@@ -1515,10 +1600,32 @@ export interface components {
          *       "task": "chest-xray-pneumonia",
          *       "uncertainty": 0.402
          *     }
+         * @example {
+         *       "answer_hidden": true,
+         *       "audit_sample": false,
+         *       "autonomy_level": "supervised",
+         *       "blind_read": true,
+         *       "created_at": "2026-11-27T09:31:12Z",
+         *       "id": "7a1c2e3f-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+         *       "image_id": "1c9e2f8a-4d4a-4e64-8b66-1a6c0e4f3d22",
+         *       "inference_ms": 30.9,
+         *       "model_version": "chest-xray-pneumonia.v1",
+         *       "operating_point": "site",
+         *       "out_of_distribution": false,
+         *       "routing": "site",
+         *       "site": "nih",
+         *       "status": "pending_review",
+         *       "task": "chest-xray-pneumonia"
+         *     }
          */
         PredictionPublic: {
             /** Accession Number */
             accession_number: string | null;
+            /**
+             * Answer Hidden
+             * @description The answer fields are withheld from this caller: a blind read not read yet. A service account still receives an answer that is already final (an automatic answer drawn for audit).
+             */
+            answer_hidden: boolean;
             /**
              * Audit Sample
              * @description Finalised automatically, but drawn for review anyway.
@@ -1531,10 +1638,15 @@ export interface components {
              */
             autonomy_level: "supervised" | "semi_autonomous" | "autonomous";
             /**
-             * Confidence
-             * @description Calibrated probability of the predicted label.
+             * Blind Read
+             * @description Drawn to be read blind: the clinician labels the image without the AI's answer, which is hidden until a verdict is given (`read` with a label, or `unreadable`).
              */
-            confidence: number;
+            blind_read: boolean;
+            /**
+             * Confidence
+             * @description Calibrated probability of the predicted label. Null while hidden.
+             */
+            confidence: number | null;
             /**
              * Created At
              * Format: date-time
@@ -1542,7 +1654,7 @@ export interface components {
             created_at: string;
             /**
              * Decision Threshold
-             * @description Two-label tasks: `predicted_label` is the positive label when its probability is at or above this. Null: the label of highest probability.
+             * @description Two-label tasks: `predicted_label` is the positive label when its probability is at or above this. Null: the label of highest probability (or the answer is hidden).
              */
             decision_threshold: number | null;
             /** External Id */
@@ -1573,20 +1685,33 @@ export interface components {
              */
             model_version: string;
             /**
+             * Ood Distance
+             * @description Mahalanobis distance of the image's features from the version's training features.
+             */
+            ood_distance: number | null;
+            /**
              * Operating Point
              * @description Where the threshold came from: the site's verified cases, the version's validation data, or none (predictions made before operating points are `argmax`).
              * @enum {string}
              */
             operating_point: "site" | "version" | "argmax";
-            /** Predicted Label */
-            predicted_label: string;
+            /**
+             * Out Of Distribution
+             * @description The image lies outside what the version was trained on (its features' Mahalanobis distance is beyond the version's threshold): never finalised automatically. Null: the version has no guard, and nothing it answers is finalised automatically.
+             */
+            out_of_distribution: boolean | null;
+            /**
+             * Predicted Label
+             * @description The AI's answer. Null while the answer is hidden.
+             */
+            predicted_label: string | null;
             /**
              * Probabilities
-             * @description Calibrated probability per label (sums to 1).
+             * @description Calibrated probability per label (sums to 1). Null while the answer is hidden.
              */
             probabilities: {
                 [key: string]: number;
-            };
+            } | null;
             /**
              * Routing
              * @description How `model_version` was chosen: the site's own version, or the task's default.
@@ -1605,9 +1730,9 @@ export interface components {
             task: string;
             /**
              * Uncertainty
-             * @description Normalised entropy of the probabilities: 0 certain, 1 uninformative.
+             * @description Normalised entropy of the probabilities: 0 certain, 1 uninformative. Null while hidden.
              */
-            uncertainty: number;
+            uncertainty: number | null;
         };
         /** PriorityComponents */
         PriorityComponents: {
@@ -1670,8 +1795,10 @@ export interface components {
         };
         /** RecommendationPublic */
         RecommendationPublic: {
-            /** Confidence Threshold */
-            confidence_threshold: number | null;
+            /** Class Thresholds */
+            class_thresholds: {
+                [key: string]: number | null;
+            };
             /**
              * Level
              * @enum {string}
@@ -1728,14 +1855,42 @@ export interface components {
         };
         /** SiteAutonomyPublic */
         SiteAutonomyPublic: {
-            /** Audit Fraction */
-            audit_fraction: number;
+            /**
+             * Blind Read Fraction
+             * @description Share of the site's cases read blind.
+             */
+            blind_read_fraction: number;
+            /**
+             * Blind Reads
+             * @description Blind reads with a label.
+             */
+            blind_reads: number;
+            /**
+             * Blind Reads Pending
+             * @description Blind reads not read yet.
+             */
+            blind_reads_pending: number;
+            /**
+             * Cases
+             * @description Its predictions at the site under the blind-read rules.
+             */
+            cases: number;
             /** Changed At */
             changed_at: string | null;
             /** Changed By */
             changed_by: string | null;
-            /** Confidence Threshold */
-            confidence_threshold: number | null;
+            /**
+             * Class Thresholds
+             * @description Semi-autonomy: per label, the confidence at or above which its answers are final.
+             */
+            class_thresholds: {
+                [key: string]: number | null;
+            };
+            /**
+             * Classes
+             * @description Per label: the certification on blind reads.
+             */
+            classes: components["schemas"]["ClassEvidencePublic"][];
             drift: components["schemas"]["DriftPublic"];
             evidence: components["schemas"]["EvidencePublic"];
             /**
@@ -1745,21 +1900,19 @@ export interface components {
             level: "supervised" | "semi_autonomous" | "autonomous";
             /**
              * Level Source
-             * @description Which policy is in force: the site's, `*` (task-wide) or `default`.
+             * @description `site`: the site's own level; `default`: none set (supervised); `version_changed`: the level was earned by a version that no longer serves the site (supervised).
+             * @enum {string}
              */
-            level_source: string;
+            level_source: "site" | "default" | "no_site" | "version_changed";
             /**
              * Model Version
-             * @description The active version the evidence is about.
+             * @description The version serving the site: the evidence is its own.
              */
             model_version: string | null;
             /** Reason */
             reason: string | null;
             recommendation: components["schemas"]["RecommendationPublic"];
-            /**
-             * Site
-             * @description A site, or `*`: the task-wide level and every site's cases pooled.
-             */
+            /** Site */
             site: string;
         };
         /** SiteOperatingPointPublic */
@@ -1900,6 +2053,17 @@ export interface components {
             target_sensitivity: number | null;
             /** Title */
             title: string;
+        };
+        /** ThresholdStepPublic */
+        ThresholdStepPublic: {
+            bound: components["schemas"]["ErrorBoundPublic"];
+            /** Certified */
+            certified: boolean;
+            /**
+             * Threshold
+             * @description Answers of the label at or above this confidence.
+             */
+            threshold: number;
         };
         /**
          * TrainingJobCreate
@@ -2150,21 +2314,25 @@ export interface components {
          * @example {
          *       "verdict": "agree"
          *     }
+         * @example {
+         *       "label": "pneumonia",
+         *       "verdict": "read"
+         *     }
          */
         VerdictCreate: {
             /**
              * Label
-             * @description The correct label; required to disagree.
+             * @description The correct label; required to disagree and to read.
              */
             label?: string | null;
             /** Notes */
             notes?: string | null;
             /**
              * Verdict
-             * @description `agree` with the AI, `disagree` (give the correct `label`), or `unreadable` (excluded from training and metrics).
+             * @description `agree` with the AI, `disagree` (give the correct `label`), `unreadable` (excluded from training and metrics), or `read`: the `label` you see, the only way to answer a blind read (`blind_read: true`, answer hidden); it is stored as `agree` or `disagree`.
              * @enum {string}
              */
-            verdict: "agree" | "disagree" | "unreadable";
+            verdict: "agree" | "disagree" | "unreadable" | "read";
         };
         /** VerdictHistory */
         VerdictHistory: {
@@ -2175,9 +2343,9 @@ export interface components {
             label_of_record: string | null;
             /**
              * Predicted Label
-             * @description The AI's answer (never changed).
+             * @description The AI's answer (never changed); null while the case awaits its blind read.
              */
-            predicted_label: string;
+            predicted_label: string | null;
             /**
              * Prediction Id
              * Format: uuid
@@ -2191,6 +2359,11 @@ export interface components {
         };
         /** VerdictPublic */
         VerdictPublic: {
+            /**
+             * Blind
+             * @description Given without the AI's answer in view (a blind read).
+             */
+            blind: boolean;
             /**
              * Created At
              * Format: date-time
@@ -2228,13 +2401,13 @@ export interface components {
         };
         /** WorklistEntry */
         WorklistEntry: {
-            components: components["schemas"]["PriorityComponents"];
+            components: components["schemas"]["PriorityComponents"] | null;
             prediction: components["schemas"]["PredictionPublic"];
             /**
              * Priority
-             * @description 0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first.
+             * @description 0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first. Null, like the components, while the case awaits its blind read (the uncertainty would hint at the answer).
              */
-            priority: number;
+            priority: number | null;
             /**
              * Reason
              * @enum {string}
@@ -3542,6 +3715,15 @@ export interface operations {
             };
             /** @description Not found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -46,7 +46,8 @@ const MARGIN = { top: 16, right: 24, bottom: 52, left: 56 };
 
 const known = (point: AgreementPoint) => point.n > 0 && point.rate !== null;
 
-export function AgreementChart({ lines, target }: { lines: AgreementLine[]; target: number }) {
+/** `target`: a dashed line at that agreement (none: agreement is descriptive only). */
+export function AgreementChart({ lines, target }: { lines: AgreementLine[]; target?: number }) {
   const titleId = useId();
   const innerWidth = WIDTH - MARGIN.left - MARGIN.right;
   const innerHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
@@ -90,10 +91,14 @@ export function AgreementChart({ lines, target }: { lines: AgreementLine[]; targ
               ))}
             </Group>
           ))}
-          <Line from={{ x: 0, y: y(target) }} to={{ x: innerWidth, y: y(target) }} stroke={AXIS.target} strokeDasharray="6 4" strokeWidth={1.5} />
-          <text x={innerWidth - 4} y={y(target) - 6} textAnchor="end" fill={AXIS.target} fontSize={12}>
-            target {(target * 100).toFixed(0)}%
-          </text>
+          {target !== undefined && (
+            <>
+              <Line from={{ x: 0, y: y(target) }} to={{ x: innerWidth, y: y(target) }} stroke={AXIS.target} strokeDasharray="6 4" strokeWidth={1.5} />
+              <text x={innerWidth - 4} y={y(target) - 6} textAnchor="end" fill={AXIS.target} fontSize={12}>
+                target {(target * 100).toFixed(0)}%
+              </text>
+            </>
+          )}
           <AxisLeft scale={y} numTicks={5} tickFormat={(value) => `${Math.round(Number(value) * 100)}%`} stroke={AXIS.line} tickStroke={AXIS.line} tickLabelProps={TICK_LABEL.left} label="Agreement" labelProps={TICK_LABEL.label} labelOffset={34} />
           <AxisBottom top={innerHeight} scale={x} tickValues={x.ticks(6).filter(Number.isInteger)} tickFormat={(value) => String(value)} stroke={AXIS.line} tickStroke={AXIS.line} tickLabelProps={TICK_LABEL.bottom} label="Cases answered" labelProps={TICK_LABEL.label} labelOffset={10} />
         </Group>

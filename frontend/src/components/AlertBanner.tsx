@@ -1,4 +1,4 @@
-// Open alerts (automatic fall-backs to supervision: agreement dropped, new version, input drift) on every
+// Open alerts (automatic fall-backs to supervision: a label's error above its target, new version, input drift) on every
 // screen for a signed-in user, with Acknowledge for clinicians and administrators.
 import { Link } from "react-router";
 import type { Alert } from "../api/client";
@@ -9,6 +9,7 @@ const KINDS: Record<Alert["kind"], string> = {
   agreement_dropped: "Agreement dropped",
   new_version: "New model version",
   input_drift: "Input drift",
+  error_above_target: "Error above target",
 };
 
 export function AlertBanner({ canAcknowledge }: { canAcknowledge: boolean }) {

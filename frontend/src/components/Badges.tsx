@@ -90,3 +90,31 @@ export function ServesBadges({ version }: { version: Pick<ModelVersion, "is_defa
     </span>
   );
 }
+
+/** The image lies outside what the model version was trained on: its answer is never made final
+ * automatically, and deserves a closer look. Nothing for an image inside (false) or unchecked (null). */
+export function OutOfDistributionBadge({ prediction }: { prediction: Pick<Prediction, "out_of_distribution"> }) {
+  if (prediction.out_of_distribution !== true) return null;
+  return (
+    <span
+      className="badge ood"
+      data-testid="out-of-distribution"
+      title="This image is unlike the images the model was trained on: its answer is never final without a clinician"
+    >
+      ⚠ Out of distribution
+    </span>
+  );
+}
+
+/** A case read blind: the AI's answer is hidden from clinicians until a verdict is given. */
+export function BlindReadBadge({ hidden }: { hidden: boolean }) {
+  return (
+    <span
+      className="badge blind-read"
+      data-testid="blind-read"
+      title={hidden ? "Read blind: the AI's answer is hidden until a clinician gives their label" : "Read blind: the clinician labelled it before seeing the AI's answer"}
+    >
+      Blind read
+    </span>
+  );
+}

@@ -1,12 +1,15 @@
 // One case: the image in the viewer, the AI's answer (with the version that gave it, how it was routed
 // and the decision threshold in force), the verdict buttons and the verdict history.
 // Next/previous follow the worklist the case was opened from (its filters are in the URL).
-import { useCallback, useEffect, useId, useMemo, useState } from "react";
+// A blind read (`answer_hidden`) shows the image only: no label, probabilities, confidence or heatmap
+// (not even requested) until the clinician's own label is in; then the answer is revealed in place,
+// with whether the read matched it.
+import { useCallback, useEffect, useId, useMemo, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Prediction } from "../api/client";
 import { keys, useImageRecord, usePrediction, useQueue, useTasks, useVerdicts } from "../api/queries";
-import { AutonomyBadge, FinalityBadges, RoutingBadge, ThresholdText } from "../components/Badges";
+import { AutonomyBadge, BlindReadBadge, FinalityBadges, OutOfDistributionBadge, RoutingBadge, ThresholdText } from "../components/Badges";
 import { useShortcuts } from "../components/shortcuts";
 import { ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { ImageViewer, type Tool } from "../viewer/ImageViewer";
@@ -61,8 +64,9 @@ function usePrefetchCase(id: string | null) {
         const next = queryClient.getQueryData<Prediction>(keys.prediction(id));
         if (!next) return;
         new Image().src = renderUrl(next.image_id);
-        // The heatmap is computed on first request: ask for it now if the reader keeps it on.
-        if (localStorage.getItem("imaging-ai.heatmap") === "true") new Image().src = heatmapUrl(next.id, null);
+        // The heatmap is computed on first request: ask for it now if the reader keeps it on (never for
+        // a blind read: the API refuses it until the verdict, and it would hint at the answer).
+        if (!next.answer_hidden && localStorage.getItem("imaging-ai.heatmap") === "true") new Image().src = heatmapUrl(next.id, null);
       });
   }, [id, queryClient]);
 }
@@ -86,8 +90,9 @@ export function CaseView() {
   const queue = useReadingQueue(predictionId, search);
   const [helpOpen, setHelpOpen] = useState(false);
   const [advance, setAdvance] = useState(() => localStorage.getItem("imaging-ai.advance") !== "false");
-  // The case a verdict was just given on, and the case reading moved on to from it.
-  const [saved, setSaved] = useState<{ on: string; next: string | null } | null>(null);
+  // The case a verdict was just given on, and the case reading moved on to from it (none after a blind
+  // read: reading stays to show the answer that was hidden).
+  const [saved, setSaved] = useState<{ on: string; next: string | null; blind: boolean } | null>(null);
 
   const go = useCallback(
     (id: string | null) => {
@@ -158,17 +163,27 @@ export function CaseView() {
         <CaseViewer key={prediction.data.id} prediction={prediction.data} labels={labels} shortcutsEnabled={!helpOpen} />
         <aside className="case-side" aria-label="Case details">
           <AiAnswer prediction={prediction.data} labels={labels} />
+          {prediction.data.blind_read && !prediction.data.answer_hidden && <BlindReadOutcome prediction={prediction.data} />}
           <VerdictPanel
             key={prediction.data.id}
             prediction={prediction.data}
             labels={labels}
             shortcutsEnabled={!helpOpen}
             onDone={() => {
-              const next = advance ? queue.next : null;
-              setSaved({ on: prediction.data.id, next });
+              const blind = prediction.data.answer_hidden;
+              const next = advance && !blind ? queue.next : null;
+              setSaved({ on: prediction.data.id, next, blind });
               if (next) go(next);
             }}
           />
+          {saved?.on === prediction.data.id && saved.blind && queue.next && (
+            <p className="small" role="status">
+              Read saved; the AI&apos;s answer is shown above.{" "}
+              <button type="button" className="button small" onClick={() => go(queue.next)}>
+                Next case <kbd>J</kbd>
+              </button>
+            </p>
+          )}
           {saved?.next === prediction.data.id && (
             <p className="muted small" role="status">
               Verdict saved on the previous case.
@@ -188,11 +203,15 @@ export function CaseView() {
 }
 
 function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Prediction; labels: string[]; shortcutsEnabled: boolean }) {
-  // Whose evidence the heatmap shows: the AI's label by default, or another label's.
-  const [heatmapLabel, setHeatmapLabel] = useState(prediction.predicted_label);
+  // Whose evidence the heatmap shows: the AI's label (null) by default, or another label's.
+  const [chosenLabel, setHeatmapLabel] = useState<string | null>(null);
+  const heatmapLabel = chosenLabel ?? prediction.predicted_label ?? "";
   const [window, setWindow] = useState<Window>(DEFAULT_WINDOW);
   const [invert, setInvert] = useState(false);
-  const [showHeatmap, setShowHeatmap] = useState(() => localStorage.getItem("imaging-ai.heatmap") === "true");
+  const [heatmapWanted, setShowHeatmap] = useState(() => localStorage.getItem("imaging-ai.heatmap") === "true");
+  // A blind read has no heatmap until the verdict reveals the answer: it is neither drawn nor requested.
+  const hidden = prediction.answer_hidden;
+  const showHeatmap = heatmapWanted && !hidden;
   const [opacity, setOpacity] = useState(() => Number(localStorage.getItem("imaging-ai.opacity") ?? 0.6));
   const [tool, setTool] = useState<Tool>("window");
   const [resetKey, setResetKey] = useState(0);
@@ -200,7 +219,7 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
   const image = useImageRecord(prediction.image_id);
   const ids = { preset: useId(), opacity: useId(), heatmapLabel: useId() };
 
-  useEffect(() => localStorage.setItem("imaging-ai.heatmap", String(showHeatmap)), [showHeatmap]);
+  useEffect(() => localStorage.setItem("imaging-ai.heatmap", String(heatmapWanted)), [heatmapWanted]);
   useEffect(() => localStorage.setItem("imaging-ai.opacity", String(opacity)), [opacity]);
 
   const reset = () => {
@@ -212,6 +231,7 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
   useShortcuts((key) => {
     switch (key.toLowerCase()) {
       case "h":
+        if (hidden) return false;
         setShowHeatmap((v) => !v);
         return true;
       case "i":
@@ -277,46 +297,54 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
         <button type="button" className="button small" aria-pressed={invert} onClick={() => setInvert((v) => !v)}>
           Invert <kbd>I</kbd>
         </button>
-        <button type="button" className="button small" aria-pressed={showHeatmap} onClick={() => setShowHeatmap((v) => !v)} data-testid="heatmap-toggle">
-          Heatmap <kbd>H</kbd>
-        </button>
-        <label htmlFor={ids.heatmapLabel} className="visually-hidden">
-          Heatmap of the evidence for
-        </label>
-        <select
-          id={ids.heatmapLabel}
-          className="small"
-          value={heatmapLabel}
-          onChange={(e) => setHeatmapLabel(e.target.value)}
-          disabled={!showHeatmap}
-        >
-          {labels.map((label) => (
-            <option key={label} value={label}>
-              for {label}
-              {label === prediction.predicted_label ? " (AI)" : ""}
-            </option>
-          ))}
-        </select>
-        <label htmlFor={ids.opacity} className="small">
-          Opacity
-        </label>
-        <input
-          id={ids.opacity}
-          type="range"
-          min={0}
-          max={1}
-          step={0.05}
-          value={opacity}
-          onChange={(e) => setOpacity(Number(e.target.value))}
-          disabled={!showHeatmap}
-        />
+        {hidden ? (
+          <span className="small muted" data-testid="heatmap-hidden">
+            Heatmap: shown after your read
+          </span>
+        ) : (
+          <>
+            <button type="button" className="button small" aria-pressed={showHeatmap} onClick={() => setShowHeatmap((v) => !v)} data-testid="heatmap-toggle">
+              Heatmap <kbd>H</kbd>
+            </button>
+            <label htmlFor={ids.heatmapLabel} className="visually-hidden">
+              Heatmap of the evidence for
+            </label>
+            <select
+              id={ids.heatmapLabel}
+              className="small"
+              value={heatmapLabel}
+              onChange={(e) => setHeatmapLabel(e.target.value === prediction.predicted_label ? null : e.target.value)}
+              disabled={!showHeatmap}
+            >
+              {labels.map((label) => (
+                <option key={label} value={label}>
+                  for {label}
+                  {label === prediction.predicted_label ? " (AI)" : ""}
+                </option>
+              ))}
+            </select>
+            <label htmlFor={ids.opacity} className="small">
+              Opacity
+            </label>
+            <input
+              id={ids.opacity}
+              type="range"
+              min={0}
+              max={1}
+              step={0.05}
+              value={opacity}
+              onChange={(e) => setOpacity(Number(e.target.value))}
+              disabled={!showHeatmap}
+            />
+          </>
+        )}
         <button type="button" className="button small" onClick={reset}>
           Reset <kbd>R</kbd>
         </button>
       </div>
       <ImageViewer
         imageUrl={renderUrl(prediction.image_id)}
-        heatmapUrl={heatmapUrl(prediction.id, heatmapLabel === prediction.predicted_label ? null : heatmapLabel)}
+        heatmapUrl={hidden ? null : heatmapUrl(prediction.id, heatmapLabel === prediction.predicted_label ? null : heatmapLabel)}
         showHeatmap={showHeatmap}
         heatmapOpacity={opacity}
         invert={invert}
@@ -344,15 +372,88 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
   );
 }
 
-/** The AI's answer: probability per label, confidence, the level, version and threshold it answered under. */
-export function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: string[] }) {
-  const ordered = useMemo(() => {
-    const known = labels.filter((label) => label in prediction.probabilities);
-    const rest = Object.keys(prediction.probabilities).filter((label) => !known.includes(label));
-    return [...known, ...rest];
-  }, [labels, prediction.probabilities]);
+/** Out of distribution: the image is unlike the version's training images (never final automatically). */
+function OutOfDistributionWarning({ prediction }: { prediction: Prediction }) {
+  if (prediction.out_of_distribution !== true) return null;
   return (
-    <section className="panel" aria-labelledby="ai-title">
+    <p className="ood-warning" role="note" data-testid="ood-warning">
+      <strong>⚠ Out of distribution.</strong> This image is unlike the images <span className="mono">{prediction.model_version}</span> was
+      trained on
+      {prediction.ood_distance !== null && <> (feature distance {prediction.ood_distance.toFixed(1)})</>}: its answer is never made final
+      automatically. Read it with care.
+    </p>
+  );
+}
+
+/** The facts that are no hint at the answer: the level, the version and its routing, the site, when. */
+function CaseFacts({ prediction, children }: { prediction: Prediction; children?: ReactNode }) {
+  return (
+    <dl className="facts">
+      {children}
+      <dt>Autonomy</dt>
+      <dd data-testid="autonomy-level" title="The level in force at this site when the AI answered">
+        <AutonomyBadge level={prediction.autonomy_level} />
+      </dd>
+      <dt>Model</dt>
+      <dd data-testid="model-version">
+        <span className="mono">{prediction.model_version}</span> <RoutingBadge routing={prediction.routing} />
+      </dd>
+      {!prediction.answer_hidden && (
+        <>
+          <dt>Decision</dt>
+          <dd data-testid="decision-threshold">
+            {prediction.decision_threshold === null || prediction.operating_point === "argmax" ? "" : "threshold "}
+            <ThresholdText threshold={prediction.decision_threshold} source={prediction.operating_point} />
+          </dd>
+        </>
+      )}
+      <dt>Site</dt>
+      <dd>{prediction.site ?? "–"}</dd>
+      <dt>Received</dt>
+      <dd>{formatDate(prediction.created_at)}</dd>
+      {prediction.accession_number && (
+        <>
+          <dt>Accession</dt>
+          <dd>{prediction.accession_number}</dd>
+        </>
+      )}
+    </dl>
+  );
+}
+
+/** The AI's answer: probability per label, confidence, the level, version and threshold it answered
+ * under. On a blind read, only the notice that it is hidden (and the facts that give nothing away). */
+export function AiAnswer({ prediction, labels }: { prediction: Prediction; labels: string[] }) {
+  const probabilities = prediction.probabilities;
+  const ordered = useMemo(() => {
+    if (!probabilities) return [];
+    const known = labels.filter((label) => label in probabilities);
+    const rest = Object.keys(probabilities).filter((label) => !known.includes(label));
+    return [...known, ...rest];
+  }, [labels, probabilities]);
+  if (prediction.answer_hidden || !probabilities || prediction.predicted_label === null) {
+    return (
+      <section className="panel blind-notice" aria-labelledby="ai-title" data-testid="ai-answer" data-answer="hidden">
+        <h2 id="ai-title">AI answer</h2>
+        <p className="blind-message" role="note" data-testid="blind-notice">
+          <strong>Blind read</strong> — the AI&apos;s answer is hidden until you give your label.
+        </p>
+        <p className="small muted">
+          Read the image as you would without the AI. Reads like yours, given blind, are what the AI&apos;s autonomy is certified on.
+        </p>
+        <p className="ai-label">
+          <span className={`status status-${prediction.status}`}>{prediction.status.replace("_", " ")}</span>
+          <BlindReadBadge hidden />
+          <OutOfDistributionBadge prediction={prediction} />
+        </p>
+        <OutOfDistributionWarning prediction={prediction} />
+        <CaseFacts prediction={prediction} />
+      </section>
+    );
+  }
+  const uncertainty = prediction.uncertainty;
+  return (
+    <section className="panel" aria-labelledby="ai-title" data-testid="ai-answer" data-answer="shown">
       <h2 id="ai-title">AI answer</h2>
       <p className="ai-label">
         <span className={`label-chip big label-${prediction.predicted_label}`} data-testid="predicted-label">
@@ -360,12 +461,15 @@ export function AiAnswer({ prediction, labels }: { prediction: Prediction; label
         </span>
         <span className={`status status-${prediction.status}`}>{prediction.status.replace("_", " ")}</span>
         <FinalityBadges prediction={prediction} />
+        {prediction.blind_read && <BlindReadBadge hidden={false} />}
+        <OutOfDistributionBadge prediction={prediction} />
       </p>
-      <table className="probabilities">
+      <OutOfDistributionWarning prediction={prediction} />
+      <table className="probabilities" data-testid="probabilities">
         <caption className="visually-hidden">Probability per label</caption>
         <tbody>
           {ordered.map((label, index) => {
-            const p = prediction.probabilities[label] ?? 0;
+            const p = probabilities[label] ?? 0;
             return (
               <tr key={label}>
                 <th scope="row">
@@ -382,40 +486,45 @@ export function AiAnswer({ prediction, labels }: { prediction: Prediction; label
           })}
         </tbody>
       </table>
-      <dl className="facts">
+      <CaseFacts prediction={prediction}>
         <dt>Confidence</dt>
-        <dd>
+        <dd data-testid="confidence">
           <Percent value={prediction.confidence} />
         </dd>
         <dt>Uncertainty</dt>
         <dd title="Normalised entropy: 0 certain, 1 uninformative">
-          {prediction.uncertainty.toFixed(2)} {prediction.uncertainty > 0.6 && <span className="warn">high</span>}
+          {uncertainty === null ? "–" : uncertainty.toFixed(2)} {uncertainty !== null && uncertainty > 0.6 && <span className="warn">high</span>}
         </dd>
-        <dt>Autonomy</dt>
-        <dd data-testid="autonomy-level" title="The level in force at this site when the AI answered">
-          <AutonomyBadge level={prediction.autonomy_level} />
-        </dd>
-        <dt>Model</dt>
-        <dd data-testid="model-version">
-          <span className="mono">{prediction.model_version}</span> <RoutingBadge routing={prediction.routing} />
-        </dd>
-        <dt>Decision</dt>
-        <dd data-testid="decision-threshold">
-          {prediction.decision_threshold === null || prediction.operating_point === "argmax" ? "" : "threshold "}
-          <ThresholdText threshold={prediction.decision_threshold} source={prediction.operating_point} />
-        </dd>
-        <dt>Site</dt>
-        <dd>{prediction.site ?? "–"}</dd>
-        <dt>Received</dt>
-        <dd>{formatDate(prediction.created_at)}</dd>
-        {prediction.accession_number && (
-          <>
-            <dt>Accession</dt>
-            <dd>{prediction.accession_number}</dd>
-          </>
-        )}
-      </dl>
+      </CaseFacts>
     </section>
+  );
+}
+
+/** After a blind read: the clinician's own label against the AI's answer, now shown. */
+export function BlindReadOutcome({ prediction }: { prediction: Prediction }) {
+  const history = useVerdicts(prediction.id);
+  const read = history.data?.verdicts.find((verdict) => verdict.blind);
+  const ai = prediction.predicted_label;
+  if (!read || ai === null) return null;
+  const label = read.verdict === "agree" ? ai : read.label;
+  const matched = read.verdict === "agree";
+  return (
+    <p className={`blind-outcome ${matched ? "matched" : read.verdict === "unreadable" ? "unreadable" : "differed"}`} role="status" data-testid="blind-outcome" data-matched={matched}>
+      {read.verdict === "unreadable" ? (
+        <>
+          Your blind read: <strong>unreadable</strong>. The AI answered <strong>{ai}</strong>.
+        </>
+      ) : matched ? (
+        <>
+          Your blind read <strong>{label}</strong> matches the AI&apos;s answer.
+        </>
+      ) : (
+        <>
+          Your blind read <strong>{label}</strong> differs from the AI&apos;s answer, <strong>{ai}</strong>. Your label is the label of
+          record.
+        </>
+      )}
+    </p>
   );
 }
 
@@ -439,8 +548,19 @@ function VerdictHistoryPanel({ predictionId }: { predictionId: string }) {
             {[...history.data.verdicts].reverse().map((verdict) => (
               <li key={verdict.id}>
                 <span className={`verdict-name verdict-${verdict.verdict}`}>
-                  {verdict.verdict === "disagree" ? `corrected to ${verdict.label}` : verdict.verdict}
+                  {verdict.blind
+                    ? verdict.verdict === "unreadable"
+                      ? "unreadable"
+                      : `read ${verdict.label ?? history.data.predicted_label ?? ""}`
+                    : verdict.verdict === "disagree"
+                      ? `corrected to ${verdict.label}`
+                      : verdict.verdict}
                 </span>{" "}
+                {verdict.blind && (
+                  <span className="badge blind-read" title="Given without the AI's answer in view">
+                    blind
+                  </span>
+                )}{" "}
                 by {verdict.reviewer} <span className="muted small">{formatDate(verdict.created_at)}</span>
                 {verdict.notes && <p className="note">{verdict.notes}</p>}
               </li>

@@ -1,12 +1,12 @@
 import { useEffect, useRef } from "react";
 
 export const SHORTCUTS: [string, string][] = [
-  ["A", "Agree with the AI"],
-  ["1 … 9", "Correct to label n (the AI's own label agrees)"],
+  ["A", "Agree with the AI (not on a blind read: there is no answer to agree with)"],
+  ["1 … 9", "Correct to label n (the AI's own label agrees); on a blind read, your label is n"],
   ["U", "Unreadable"],
   ["J or →", "Next case"],
   ["K or ←", "Previous case"],
-  ["H", "Heatmap on / off"],
+  ["H", "Heatmap on / off (on a blind read, after your label)"],
   ["I", "Invert"],
   ["R", "Reset zoom, pan, window/level and invert"],
   ["W / P", "Drag tool: window/level / pan"],

@@ -6,6 +6,7 @@ import { Link } from "react-router";
 import { ApiError, type Prediction } from "../api/client";
 import { useTasks } from "../api/queries";
 import { uploadForPrediction } from "../api/upload";
+import { BlindReadBadge, OutOfDistributionBadge } from "../components/Badges";
 import { ErrorState, ErrorText, Loading, Percent } from "../components/States";
 
 type ItemState =
@@ -201,11 +202,23 @@ function UploadRow({ item }: { item: Item }) {
         )}
         {status.state === "done" && (
           <span className="upload-result">
-            <span className={`label-chip label-${status.prediction.predicted_label}`}>{status.prediction.predicted_label}</span>
+            {status.prediction.answer_hidden ? (
+              <>
+                <BlindReadBadge hidden />
+                <span className="muted small">answer hidden until your read</span>
+              </>
+            ) : (
+              <>
+                <span className={`label-chip label-${status.prediction.predicted_label}`}>{status.prediction.predicted_label}</span>
+                <span>
+                  <Percent value={status.prediction.confidence} /> confidence
+                </span>
+              </>
+            )}
             <span>
-              <Percent value={status.prediction.confidence} /> confidence
+              <span className="muted small">{status.prediction.model_version}</span>
+              <OutOfDistributionBadge prediction={status.prediction} />
             </span>
-            <span className="muted small">{status.prediction.model_version}</span>
             <Link className="button small" to={`/cases/${status.prediction.id}`}>
               Open case
             </Link>

@@ -1,34 +1,15 @@
-// The verdict flow: each way of giving a verdict (buttons and keys) sends the right request. The
-// network is stubbed at fetch; everything above it (the generated client, the CSRF header, the
-// query cache) is the real code.
+// The verdict flow: each way of giving a verdict (buttons and keys) sends the right request, and a blind
+// read (the AI's answer hidden) sends the label read. The network is stubbed at fetch; everything above
+// it (the generated client, the CSRF header, the query cache) is the real code.
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setCsrfToken, type Prediction } from "../api/client";
+import { hiddenPrediction, prediction as fixturePrediction } from "../test/fixtures";
 import { verdictBody, VerdictPanel } from "./VerdictPanel";
 
-const prediction: Prediction = {
-  id: "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6",
-  image_id: "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
-  task: "chest-xray-pneumonia",
-  model_version: "chest-xray-pneumonia.v1",
-  probabilities: { normal: 0.08, pneumonia: 0.92 },
-  predicted_label: "pneumonia",
-  confidence: 0.92,
-  uncertainty: 0.4,
-  status: "pending_review",
-  autonomy_level: "supervised",
-  finalized_by: null,
-  audit_sample: false,
-  site: "nih",
-  routing: "default",
-  decision_threshold: null,
-  operating_point: "argmax",
-  accession_number: null,
-  external_id: null,
-  inference_ms: 30,
-  created_at: "2026-11-27T09:30:01Z",
-};
+const prediction: Prediction = fixturePrediction();
+const hidden: Prediction = hiddenPrediction();
 
 let fetchMock: ReturnType<typeof vi.fn>;
 
@@ -60,11 +41,11 @@ afterEach(() => {
   setCsrfToken(null);
 });
 
-function renderPanel(onDone = vi.fn()) {
+function renderPanel(onDone = vi.fn(), shown: Prediction = prediction) {
   const client = new QueryClient({ defaultOptions: { mutations: { retry: false } } });
   render(
     <QueryClientProvider client={client}>
-      <VerdictPanel prediction={prediction} labels={["normal", "pneumonia"]} onDone={onDone} />
+      <VerdictPanel prediction={shown} labels={["normal", "pneumonia"]} onDone={onDone} />
     </QueryClientProvider>,
   );
   return onDone;
@@ -158,8 +139,64 @@ describe("VerdictPanel", () => {
   });
 });
 
+describe("VerdictPanel on a blind read", () => {
+  it("offers one button per label and Unreadable, nothing to agree with and no AI label", () => {
+    renderPanel(vi.fn(), hidden);
+    expect(screen.getByRole("heading", { name: "Your read" })).toBeTruthy();
+    const buttons = screen.getAllByRole("button").map((button) => button.textContent);
+    expect(buttons).toEqual(["Read as normal 1", "Read as pneumonia 2", "Unreadable U"]);
+    expect(screen.queryByRole("button", { name: /Agree/ })).toBeNull();
+    expect(screen.queryByRole("button", { name: /Correct to/ })).toBeNull();
+  });
+
+  it("a label's button sends `read` with that label and the notes", async () => {
+    const onDone = renderPanel(vi.fn(), hidden);
+    fireEvent.change(screen.getByLabelText(/Notes/), { target: { value: "small left effusion" } });
+    fireEvent.click(screen.getByRole("button", { name: /Read as normal/ }));
+    expect(await sentRequest()).toEqual({
+      url: FEEDBACK_URL,
+      method: "POST",
+      csrf: "csrf-123",
+      body: { verdict: "read", label: "normal", notes: "small left effusion" },
+    });
+    await waitFor(() => expect(onDone).toHaveBeenCalledWith({ verdict: "read", label: "normal" }));
+  });
+
+  it("a label's number sends `read` with it, even the label the AI would have given", async () => {
+    renderPanel(vi.fn(), hidden);
+    fireEvent.keyDown(window, { key: "2" });
+    expect((await sentRequest()).body).toEqual({ verdict: "read", label: "pneumonia", notes: null });
+  });
+
+  it("A does nothing (there is no answer to agree with); U is unreadable", async () => {
+    renderPanel(vi.fn(), hidden);
+    fireEvent.keyDown(window, { key: "a" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(fetchMock).not.toHaveBeenCalled();
+    fireEvent.keyDown(window, { key: "u" });
+    expect((await sentRequest()).body).toEqual({ verdict: "unreadable", notes: null });
+  });
+
+  it("shows the API's refusal of a verdict that is not a read", async () => {
+    fetchMock.mockImplementation(async () =>
+      verdictResponse(
+        { error: { code: "blind_read_needs_label", message: "This case is read blind: send `read` with the label you see.", details: {}, request_id: "r2" } },
+        422,
+      ),
+    );
+    renderPanel(vi.fn(), hidden);
+    fireEvent.click(screen.getByRole("button", { name: /Read as pneumonia/ }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("blind_read_needs_label");
+  });
+});
+
 describe("verdictBody", () => {
   it("turns a correction to the predicted label into agreement", () => {
     expect(verdictBody({ verdict: "disagree", label: "pneumonia" }, "pneumonia", "")).toEqual({ verdict: "agree", notes: null });
+  });
+
+  it("sends a blind read as `read` with its label, whatever the hidden answer", () => {
+    expect(verdictBody({ verdict: "read", label: "normal" }, null, " ")).toEqual({ verdict: "read", label: "normal", notes: null });
   });
 });

@@ -6,34 +6,14 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import { createMemoryRouter, RouterProvider } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Prediction, WorklistEntry } from "../api/client";
-import { apiError, json, TASK } from "../test/fixtures";
+import { apiError, hiddenPrediction, json, prediction as fixturePrediction, TASK } from "../test/fixtures";
 import { Worklist } from "./Worklist";
 
-const prediction = (id: string, overrides: Partial<Prediction> = {}): Prediction => ({
-  id,
-  image_id: `${id}-image`,
-  task: TASK,
-  model_version: `${TASK}.v1`,
-  probabilities: { normal: 0.3, pneumonia: 0.7 },
-  predicted_label: "pneumonia",
-  confidence: 0.7,
-  uncertainty: 0.88,
-  status: "pending_review",
-  autonomy_level: "supervised",
-  finalized_by: null,
-  audit_sample: false,
-  site: "nih",
-  routing: "default",
-  decision_threshold: null,
-  operating_point: "argmax",
-  accession_number: null,
-  external_id: null,
-  inference_ms: 30,
-  created_at: "2026-11-27T09:30:01Z",
-  ...overrides,
-});
+const prediction = (id: string, overrides: Partial<Prediction> = {}): Prediction =>
+  fixturePrediction({ id, image_id: `${id}-image`, probabilities: { normal: 0.3, pneumonia: 0.7 }, confidence: 0.7, uncertainty: 0.88, ...overrides });
 
-const entries: WorklistEntry[] = [
+let entries: WorklistEntry[];
+const baseEntries = (): WorklistEntry[] => [
   { prediction: prediction("b"), priority: 0.71, components: { uncertainty: 0.88, disagreement_risk: 0.6, waiting: 0.4 }, reason: "review" },
   {
     prediction: prediction("a", { status: "final", autonomy_level: "semi_autonomous", finalized_by: "rule:semi_autonomous(confidence>=0.97)", audit_sample: true, confidence: 0.98, uncertainty: 0.1 }),
@@ -46,6 +26,7 @@ const entries: WorklistEntry[] = [
 let requests: URL[];
 
 beforeEach(() => {
+  entries = baseEntries();
   requests = [];
   vi.stubGlobal(
     "fetch",
@@ -53,7 +34,7 @@ beforeEach(() => {
       const url = new URL(request.url);
       requests.push(url);
       if (url.pathname === "/api/v1/tasks") return json([]);
-      if (url.pathname === "/api/v1/worklist") return json({ items: entries, total: 2, limit: 50, offset: 0 });
+      if (url.pathname === "/api/v1/worklist") return json({ items: entries, total: entries.length, limit: 50, offset: 0 });
       if (url.pathname === "/api/v1/predictions") return json({ items: [entries[1]!.prediction], total: 1, limit: 50, offset: 0 });
       return apiError(404, "not_found", "no stub");
     }),
@@ -118,5 +99,37 @@ describe("Worklist", () => {
     expect(table.textContent).toContain("audit sample");
     expect(screen.queryByLabelText("Autonomy level")).toBeNull();
     expect(requests.find((url) => url.pathname === "/api/v1/predictions")!.searchParams.get("status")).toBe("final");
+  });
+
+  it("shows a blind read without its answer, confidence, uncertainty or the priority's parts", async () => {
+    entries = [{ prediction: hiddenPrediction({ id: "c" }), priority: 0.66, components: null, reason: "review" }, ...baseEntries()];
+    renderWorklist();
+    const table = await screen.findByTestId("worklist");
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((row) => row.getAttribute("data-prediction-id"))).toEqual(["c", "b", "a"]);
+    const blind = rows[0]!;
+    expect(within(blind).getByTestId("blind-read").textContent).toBe("Blind read");
+    expect(blind.querySelector(".label-chip")).toBeNull();
+    expect(blind.textContent).not.toMatch(/%|0\.66|Uncertainty/);
+    expect(blind.textContent).toContain("blind read: priority hidden");
+    // The other rows still show theirs.
+    expect(rows[1]!.querySelector(".label-chip")!.textContent).toBe("pneumonia");
+    expect(rows[1]!.textContent).toContain("70.0%");
+  });
+
+  it("flags a case out of distribution, hidden or not", async () => {
+    entries = [
+      { prediction: hiddenPrediction({ id: "c", out_of_distribution: true }), priority: 0.66, components: null, reason: "review" },
+      { prediction: prediction("d", { out_of_distribution: true }), priority: 0.5, components: { uncertainty: 0.5, disagreement_risk: 0.5, waiting: 0.5 }, reason: "review" },
+      { prediction: prediction("e", { out_of_distribution: null }), priority: 0.4, components: { uncertainty: 0.5, disagreement_risk: 0.3, waiting: 0.5 }, reason: "review" },
+    ];
+    renderWorklist();
+    const table = await screen.findByTestId("worklist");
+    const rows = within(table).getAllByRole("row").slice(1);
+    expect(rows.map((row) => within(row).queryByTestId("out-of-distribution")?.textContent ?? null)).toEqual([
+      "⚠ Out of distribution",
+      "⚠ Out of distribution",
+      null,
+    ]);
   });
 });

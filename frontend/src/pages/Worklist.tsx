@@ -2,7 +2,7 @@ import { useEffect, useId, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { AutonomyLevel, PredictionStatus } from "../api/client";
 import { useQueue, useTasks, type QueueRow } from "../api/queries";
-import { AutonomyBadge, FinalityBadges, ReasonBadge } from "../components/Badges";
+import { AutonomyBadge, BlindReadBadge, FinalityBadges, OutOfDistributionBadge, ReasonBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { filtersFrom, LEVELS, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
 
@@ -95,6 +95,7 @@ export function Worklist() {
         <p className="muted small">
           Order: priority = 0.5 × uncertainty + 0.3 × disagreement risk + 0.2 × waiting (a day or more counts
           fully); ties go to the oldest. <em>Audit</em> cases were finalised automatically and drawn for a check.
+          A <em>blind read</em> shows no answer until you give your own label.
         </p>
       )}
       {list.isPending ? (
@@ -144,13 +145,24 @@ export function Worklist() {
                     </td>
                     <td>{item.task}</td>
                     <td>{item.site ?? <span className="muted">–</span>}</td>
-                    <td>
-                      <span className={`label-chip label-${item.predicted_label}`}>{item.predicted_label}</span>
-                    </td>
-                    <td className="num">
-                      <Percent value={item.confidence} />
-                    </td>
-                    <td className="num">{item.uncertainty.toFixed(2)}</td>
+                    {item.answer_hidden ? (
+                      <td colSpan={3} data-testid="blind-row">
+                        <BlindReadBadge hidden /> <span className="muted small">answer hidden until your read</span>
+                        <OutOfDistributionBadge prediction={item} />
+                      </td>
+                    ) : (
+                      <>
+                        <td>
+                          <span className={`label-chip label-${item.predicted_label}`}>{item.predicted_label}</span>
+                          {item.blind_read && <BlindReadBadge hidden={false} />}
+                          <OutOfDistributionBadge prediction={item} />
+                        </td>
+                        <td className="num">
+                          <Percent value={item.confidence} />
+                        </td>
+                        <td className="num">{item.uncertainty === null ? <span className="muted">–</span> : item.uncertainty.toFixed(2)}</td>
+                      </>
+                    )}
                     <td>
                       <AutonomyBadge level={item.autonomy_level} />
                     </td>
@@ -193,6 +205,13 @@ export function Worklist() {
  * in the text read by screen readers. */
 function Priority({ row }: { row: QueueRow }) {
   if (row.priority === null) return <span className="muted">–</span>;
+  // A blind read's priority would hint at the AI's certainty: its place in the order is all it shows.
+  if (row.prediction.answer_hidden || !row.components)
+    return (
+      <span className="muted" title="Hidden on a blind read: the priority's parts would hint at the AI's answer">
+        –<span className="visually-hidden"> (blind read: priority hidden)</span>
+      </span>
+    );
   const parts = COMPONENTS.map((part) => ({ ...part, value: row.components?.[part.key] ?? 0 }));
   const detail = parts.map((part) => `${part.label} ${part.value.toFixed(2)} × ${part.weight}`).join(", ");
   return (
