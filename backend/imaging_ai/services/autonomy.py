@@ -28,11 +28,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.models import AUTONOMY_LEVELS, Alert, AutonomyPolicy, ModelVersion, Prediction
 from imaging_ai.persistence.reviews import reviewed_predictions, served_cases
-from imaging_ai.services.certification import EVERY_CASE, CertificationRules, ClassEvidence, certify
+from imaging_ai.services.certification import (
+    EVERY_CASE,
+    CertificationRules,
+    ClassEvidence,
+    certify,
+    in_force,
+)
 from imaging_ai.services.drift import DriftMonitor, DriftReport
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.identity import Actor, SystemActor
@@ -84,8 +91,12 @@ class LevelInForce:
         threshold = self.class_thresholds.get(label)
         return self.level == "semi_autonomous" and threshold is not None and confidence >= threshold
 
-    def threshold_in_force(self, label: str) -> float | None:
-        return EVERY_CASE if self.level == "autonomous" else self.class_thresholds.get(label)
+    def thresholds_in_force(self, task: TaskSpec) -> dict[str, float | None]:
+        """Per label, the confidence at or above which answers are final (None: never)."""
+        return {
+            label: EVERY_CASE if self.level == "autonomous" else self.class_thresholds.get(label)
+            for label in task.labels
+        }
 
 
 @dataclass(frozen=True)
@@ -170,7 +181,9 @@ class AutonomyService:
 
     # --- the level in force, and what it does to a new prediction ------------------------------------
 
-    def level_for(self, task: str, site: str | None) -> LevelInForce:
+    def level_for(self, task: str, site: str | None, version_id: str | None = None) -> LevelInForce:
+        """``version_id``: the version that answers (a new prediction's); default, the one serving the site.
+        A level earned by another version is not in force."""
         fraction = self.rules.blind_read_fraction
         if site is None:
             return LevelInForce("supervised", {}, fraction, "no_site", None, None, None, None)
@@ -178,8 +191,10 @@ class AutonomyService:
         if policy is None:
             return LevelInForce("supervised", {}, fraction, "default", None, None, None, None)
         level, source = policy.level, "site"
-        serving = self._serving(task, site)
-        if level != "supervised" and (serving is None or serving.id != policy.model_version_id):
+        if version_id is None and level != "supervised":
+            serving = self._serving(task, site)
+            version_id = serving.id if serving else None
+        if level != "supervised" and version_id != policy.model_version_id:
             level, source = "supervised", "version_changed"
         return LevelInForce(
             level,
@@ -195,7 +210,7 @@ class AutonomyService:
     def finalise(self, prediction: Prediction) -> None:
         """Applies the site's level to a new prediction and draws it for a blind read; then watches the
         site for drift."""
-        level = self.level_for(prediction.task, prediction.site)
+        level = self.level_for(prediction.task, prediction.site, prediction.model_version_id)
         prediction.autonomy_level = level.level
         # Without a chance of a blind read a case can never be evidence: it stays out of every population.
         prediction.blind_read_probability = level.blind_read_fraction or None
@@ -231,7 +246,7 @@ class AutonomyService:
             spec,
             cases,
             self.rules.certification,
-            in_force={label: level.threshold_in_force(label) for label in spec.labels},
+            thresholds=level.thresholds_in_force(spec),
             since=level.changed_at,
         )
         reviewed = (
@@ -246,7 +261,7 @@ class AutonomyService:
             cases=len(cases),
             blind_reads=sum(case.blind_read and case.blind_label is not None for case in cases),
             blind_reads_pending=sum(case.blind_read and not case.reviewed for case in cases),
-            drift=drift or DriftReport(site, False, None, self.drift.policy.h, 0, None, 0),
+            drift=drift or self.drift.quiet(site),
             recommendation=recommend(level, classes, drift),
             model_version=serving.id if serving else None,
         )
@@ -317,24 +332,30 @@ class AutonomyService:
         return self.site_autonomy(task, site)
 
     def check_after_verdict(self, task: str, site: str | None) -> None:
-        """Falls back when a finalised label's error since the level was set is shown above its target."""
+        """Falls back when a finalised label's error since the level was set is shown above its target.
+        Runs after every verdict: only the level's own answers since it was set are read."""
         if site is None:
             return
         level = self.level_for(task, site)
-        if level.level == "supervised":
+        if level.level == "supervised" or level.model_version_id is None:
             return
-        for item in self.site_autonomy(task, site).classes:
-            if item.exceeded and item.in_force is not None:
+        spec = get_task(task)
+        cases = served_cases(
+            self.session, task, site=site, model_version=level.model_version_id, since=level.changed_at
+        )
+        checked = in_force(spec, cases, self.rules.certification, level.thresholds_in_force(spec), None)
+        for label, state in checked.items():
+            if state.exceeded and state.bound is not None:
+                target = self.rules.certification.target(spec, label)
                 fall_back(
                     self.session,
                     task,
                     site,
                     "error_above_target",
-                    f"Answers finalised as {item.label} are wrong more often than the target {item.target} "
-                    f"(error {item.in_force.estimate:.3f}, time-uniform lower bound "
-                    f"{item.in_force.lower:.3f}, "
-                    f"on {item.in_force.blind_reads} blind reads).",
-                    {"label": item.label, "target": item.target, "lower": item.in_force.lower},
+                    f"Answers finalised as {label} are wrong more often than the target {target} "
+                    f"(error {state.bound.estimate:.3f}, time-uniform lower bound {state.bound.lower:.3f}, "
+                    f"on {state.bound.blind_reads} blind reads).",
+                    {"label": label, "target": target, "lower": state.bound.lower},
                 )
                 return
 

@@ -82,40 +82,65 @@ def audit_of(case: ServedCase) -> Audit:
     )
 
 
+@dataclass(frozen=True)
+class InForce:
+    """What the level in force finalises of one label, and how those answers have fared since it was set."""
+
+    threshold: float | None
+    bound: ErrorBound | None
+    exceeded: bool
+
+
+def in_force(
+    task: TaskSpec,
+    cases: Sequence[ServedCase],
+    rules: CertificationRules,
+    thresholds: Mapping[str, float | None],
+    since: datetime | None,
+) -> dict[str, InForce]:
+    """Per label, the bound on the answers the level finalises (confidence at or above its threshold)
+    since `since`; `exceeded` when their error is shown above the target. Cheap enough for every verdict."""
+    alpha = rules.class_alpha(task)
+    result = {}
+    for label in task.labels:
+        threshold = thresholds.get(label)
+        if threshold is None:
+            result[label] = InForce(None, None, False)
+            continue
+        recent = [
+            audit_of(case)
+            for case in population(cases, label)
+            if case.confidence >= threshold and (since is None or case.created_at >= since)
+        ]
+        target = rules.target(task, label)
+        result[label] = InForce(threshold, error_bound(recent, alpha), exceeds_target(recent, target, alpha))
+    return result
+
+
 def certify(
     task: TaskSpec,
     cases: Sequence[ServedCase],
     rules: CertificationRules,
     *,
-    in_force: Mapping[str, float | None],
+    thresholds: Mapping[str, float | None],
     since: datetime | None,
 ) -> list[ClassEvidence]:
+    """Per label, the fixed-sequence certification on every blind read, and the level in force's state."""
     alpha = rules.class_alpha(task)
+    current = in_force(task, cases, rules, thresholds, since)
     evidence = []
     for label in task.labels:
         target = rules.target(task, label)
-        members = population(cases, label)
-        audits = [audit_of(case) for case in members]
-        threshold = in_force.get(label)
-        current: ErrorBound | None = None
-        exceeded = False
-        if threshold is not None:
-            recent = [
-                audit_of(case)
-                for case in members
-                if case.confidence >= threshold and (since is None or case.created_at >= since)
-            ]
-            current = error_bound(recent, alpha)
-            exceeded = exceeds_target(recent, target, alpha)
+        audits = [audit_of(case) for case in population(cases, label)]
         evidence.append(
             ClassEvidence(
                 label=label,
                 target=target,
                 alpha=alpha,
                 certification=certify_class(audits, rules.thresholds, target, alpha),
-                in_force_threshold=threshold,
-                in_force=current,
-                exceeded=exceeded,
+                in_force_threshold=current[label].threshold,
+                in_force=current[label].bound,
+                exceeded=current[label].exceeded,
             )
         )
     return evidence

@@ -41,11 +41,15 @@ class DriftMonitor:
         self.session = session
         self.policy = policy
 
+    def quiet(self, site: str | None) -> DriftReport:
+        """The report of a site with nothing scored (yet) by the version."""
+        return DriftReport(site, False, None, self.policy.h, 0, None, 0)
+
     def report(self, task: str, site: str | None, version_id: str) -> DriftReport:
         scores = drift_scores(self.session, task, site, version_id, self.policy.window)
         flagged = sum(flag for _, _, flag in scores)
         if not scores:
-            return DriftReport(site, False, None, self.policy.h, 0, None, 0)
+            return self.quiet(site)
         state = detect([f for f, _, _ in scores], [o for _, o, _ in scores], self.policy)
         return DriftReport(
             site,

@@ -23,6 +23,7 @@ from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Image, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
 from imaging_ai.services.autonomy import AutonomyService
+from imaging_ai.services.identity import Principal
 from imaging_ai.services.ingestion import IngestionService
 from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.services.serving import ServingService
@@ -62,6 +63,14 @@ def _guard(density: FeatureDensity | None, distance: float | None, output: float
         "feature_z": round(density.feature_z(distance), 4),
         "output_z": round(density.output_z(output), 4),
     }
+
+
+def answer_visible(prediction: Prediction, viewer: Principal) -> bool:
+    """Clinicians never see a blind read's answer before their verdict; a hospital system (a service
+    account, which reads nothing) gets it only once it is final."""
+    if not prediction.awaits_blind_read:
+        return True
+    return viewer.kind == "service" and prediction.status == "final"
 
 
 @dataclass(frozen=True)
@@ -156,8 +165,14 @@ class PredictionService:
             get_task(filters.task)
         return self.predictions.page(filters, limit=limit, offset=offset)
 
-    def heatmap(self, prediction: Prediction, label: str | None) -> bytes:
-        """Grad-CAM overlay from the version that made the prediction; cached after the first request."""
+    def heatmap(self, prediction: Prediction, label: str | None, viewer: Principal) -> bytes:
+        """Grad-CAM overlay from the version that made the prediction; cached after the first request.
+        Refused while the viewer may not see the answer (a blind read not read yet)."""
+        if not answer_visible(prediction, viewer):
+            raise AnswerHiddenError(
+                "This case is read blind: its heatmap is shown once a verdict is given.",
+                details={"prediction_id": str(prediction.id)},
+            )
         task = get_task(prediction.task)
         label = label or prediction.predicted_label
         require_label(task, label)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, status
 from imaging_ai.api.deps import FeedbackServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.feedback import VerdictCreate, VerdictHistory, VerdictPublic
-from imaging_ai.api.security import CanReview, requires
+from imaging_ai.api.security import CanRead, CanReview
 from imaging_ai.services.feedback import VerdictRequest, label_of_record
-from imaging_ai.services.identity import Permission
+from imaging_ai.services.prediction import answer_visible
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["feedback"])
 
@@ -35,16 +35,15 @@ def create_verdict(
 
 @router.get(
     "/{prediction_id}/feedback",
-    dependencies=[requires(Permission.READ)],
     summary="Verdict history",
     description="Every verdict on the prediction, oldest first, and the resulting label of record.",
     responses=error_responses(404, 422),
 )
-def list_verdicts(prediction_id: uuid.UUID, service: FeedbackServiceDep) -> VerdictHistory:
+def list_verdicts(prediction_id: uuid.UUID, reader: CanRead, service: FeedbackServiceDep) -> VerdictHistory:
     prediction, verdicts = service.history(prediction_id)
     return VerdictHistory(
         prediction_id=prediction.id,
-        predicted_label=None if prediction.awaits_blind_read else prediction.predicted_label,
+        predicted_label=prediction.predicted_label if answer_visible(prediction, reader) else None,
         label_of_record=label_of_record(prediction, verdicts[-1] if verdicts else None),
         verdicts=[VerdictPublic.from_record(v) for v in verdicts],
     )

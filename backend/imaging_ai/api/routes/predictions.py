@@ -17,11 +17,10 @@ from imaging_ai.api.schemas.predictions import (
     PredictionPage,
     PredictionPublic,
     PredictionStatus,
-    answer_visible,
 )
 from imaging_ai.api.security import CanPredict, CanRead
 from imaging_ai.persistence.predictions import PredictionFilter
-from imaging_ai.services.prediction import AnswerHiddenError, ImageRequiredError, PredictionRequest
+from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -149,11 +148,5 @@ def get_heatmap(
     predictions: PredictionServiceDep,
     label: Annotated[str | None, Query(description="Label to explain (default: the predicted one).")] = None,
 ) -> Response:
-    prediction = predictions.get(prediction_id)
-    if not answer_visible(prediction, reader):
-        raise AnswerHiddenError(
-            "This case is read blind: its heatmap is shown once a verdict is given.",
-            details={"prediction_id": str(prediction_id)},
-        )
-    png = predictions.heatmap(prediction, label)
+    png = predictions.heatmap(predictions.get(prediction_id), label, reader)
     return Response(content=png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.services.identity import Principal
+from imaging_ai.services.prediction import answer_visible
 
 PredictionStatus = Literal["pending_review", "reviewed", "final"]
 AutonomyLevel = Literal["supervised", "semi_autonomous", "autonomous"]
@@ -170,13 +171,6 @@ class PredictionPublic(BaseModel):
             ood_distance=None if hidden else prediction.ood_distance,
         )
 
-
-def answer_visible(prediction: Prediction, viewer: Principal) -> bool:
-    """Clinicians never see a blind read's answer before their verdict; a hospital system (a service
-    account, which reads nothing) gets it only once it is final."""
-    if not prediction.awaits_blind_read:
-        return True
-    return viewer.kind == "service" and prediction.status == "final"
 
 
 class PredictionPage(BaseModel):
