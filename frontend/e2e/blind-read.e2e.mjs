@@ -7,21 +7,13 @@
 //
 //   BASE_URL=http://127.0.0.1:8000 CLINICIAN_USER=dr.lee CLINICIAN_PASSWORD=... IMAGE_PATH=a.png \
 //   SITE=e2e-blind node e2e/blind-read.e2e.mjs
-import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { axeViolations, blocking, env } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) {
-    console.error(`missing environment variable ${name}`);
-    process.exit(2);
-  }
-  return value;
-};
 const BASE_URL = env("BASE_URL").replace(/\/$/, "");
 const CLINICIAN = { username: env("CLINICIAN_USER"), password: env("CLINICIAN_PASSWORD") };
 const IMAGE = resolve(env("IMAGE_PATH"));
@@ -68,18 +60,10 @@ page.on("response", async (response) => {
   }
 });
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 async function accessible(screen) {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
-    return result.violations.map((v) => ({
-      impact: v.impact,
-      text: `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`,
-    }));
-  });
-  const blocking = violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.text);
-  expect(blocking.length === 0, `accessibility of ${screen}:\n  ${blocking.join("\n  ")}`);
+  const violations = await axeViolations(page);
+  const found = blocking(violations);
+  expect(found.length === 0, `accessibility of ${screen}:\n  ${found.join("\n  ")}`);
   log(`accessibility: ${screen} has no serious or critical WCAG A/AA violations`);
 }
 

@@ -12,22 +12,14 @@
 // WORKER=1 (a worker runs: wait for the training job to finish and show its outcome),
 // ALERT_MESSAGE (an open alert with this message exists: the banner shows it and the clinician
 // acknowledges it).
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { axeViolations, blocking, env } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) {
-    console.error(`missing environment variable ${name}`);
-    process.exit(2);
-  }
-  return value;
-};
 const BASE_URL = env("BASE_URL").replace(/\/$/, "");
 const ADMIN = { username: env("ADMIN_USER"), password: env("ADMIN_PASSWORD") };
 const CLINICIAN = { username: env("CLINICIAN_USER"), password: env("CLINICIAN_PASSWORD") };
@@ -75,23 +67,11 @@ page.on("pageerror", (error) => consoleErrors.push(String(error)));
 
 // axe-core (the accessibility engine of browser dev tools) on each screen: WCAG 2.x A and AA rules,
 // contrast included. Serious and critical findings fail the run.
-// Evaluated through the DevTools protocol: the app's Content-Security-Policy (script-src 'self') rightly
-// refuses an injected <script>.
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 async function accessible(screen) {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const result = await window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    });
-    return result.violations.map((v) => ({
-      impact: v.impact,
-      text: `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`,
-    }));
-  });
-  const blocking = violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.text);
-  expect(blocking.length === 0, `accessibility of ${screen}:\n  ${blocking.join("\n  ")}`);
-  for (const minor of violations.filter((v) => !blocking.includes(v.text))) log(`accessibility note: ${minor.text}`);
+  const violations = await axeViolations(page);
+  const found = blocking(violations);
+  expect(found.length === 0, `accessibility of ${screen}:\n  ${found.join("\n  ")}`);
+  for (const minor of violations.filter((v) => !found.includes(v.text))) log(`accessibility note: ${minor.text}`);
   log(`accessibility: ${screen} has no serious or critical WCAG A/AA violations`);
 }
 

@@ -8,12 +8,11 @@
 // fail).
 //
 //   scripts/frontend.sh build && cd frontend && node e2e/trust.screenshot.mjs [OUT.png]
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { serveDist } from "./static-server.mjs";
+import { axeViolations, blocking, serveDist } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(here, "..", "dist");
@@ -225,7 +224,6 @@ function answer(path) {
 const { server, base } = await serveDist(dist);
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 let failed = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -241,15 +239,9 @@ try {
     }
   });
   const accessible = async (what) => {
-    await page.evaluate(AXE);
-    const found = await page.evaluate(async () =>
-      (await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })).violations.map(
-        (v) => `${v.id} (${v.impact}) at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`,
-      ),
-    );
-    const blocking = found.filter((v) => /\((serious|critical)\)/.test(v));
-    console.log(`axe ${what}: ${found.length ? found.join("; ") : "no violations"}`);
-    if (blocking.length) throw new Error(`accessibility of ${what}: ${blocking.join("; ")}`);
+    const found = await axeViolations(page);
+    console.log(`axe ${what}: ${found.length ? found.map((v) => v.text).join("; ") : "no violations"}`);
+    if (blocking(found).length) throw new Error(`accessibility of ${what}: ${blocking(found).join("; ")}`);
   };
 
   await page.goto(`${base}/#/trust?task=${TASK}&site=nih`);

@@ -1,0 +1,52 @@
+// What every browser script needs: its settings from the environment, the accessibility check (axe-core,
+// WCAG 2.1 A/AA), and, for the fixture-driven screenshot scripts, the built app served from disk.
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { createRequire } from "node:module";
+import { extname, join } from "node:path";
+
+export const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) {
+    console.error(`missing environment variable ${name}`);
+    process.exit(2);
+  }
+  return value;
+};
+
+// Evaluated through the DevTools protocol: the app's Content-Security-Policy (script-src 'self') rightly
+// refuses an injected <script>.
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** The page's WCAG A/AA violations, each with its impact and a line naming up to three elements. */
+export async function axeViolations(page) {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return result.violations.map((v) => ({
+      impact: v.impact,
+      text: `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`,
+    }));
+  });
+}
+
+/** The violations that fail a run: serious and critical ones. */
+export const blocking = (violations) => violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.text);
+
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png" };
+
+/** Serves frontend/dist on a free loopback port (the screenshot scripts answer the API with page.route). */
+export async function serveDist(dist) {
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const file = join(dist, path === "/" ? "index.html" : path);
+    if (!file.startsWith(dist) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    createReadStream(file).pipe(response);
+  });
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
+}
