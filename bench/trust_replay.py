@@ -1,6 +1,8 @@
 """Replaying real sites through the service to watch earned autonomy under the blind-read rules.
 
     .venv/bin/python -m bench.trust_replay --orders 3 --out docs/bench/trust_replay
+    .venv/bin/python -m bench.trust_replay --orders 3 --blind-read-fraction 1 --out docs/bench/trust_replay \
+        --screenshot docs/screenshots/trust-replay.png    # after scripts/frontend.sh build
 
 Per arrival order (the service draws blind reads itself, at the documented default share 0.2 unless
 `--blind-read-fraction` says otherwise), with the documented error targets (normal 0.05: missed
@@ -22,14 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.common import DATASETS, ROOT, running_server, signed_in_client
+from bench.common import BENCH_PASSWORD, BENCH_USER, DATASETS, ROOT, running_server, signed_in_client
 from imaging_ai.ml.manifest import ManifestItem, read_manifest
 
 TASK = "chest-xray-pneumonia"
@@ -131,6 +135,25 @@ def swap(client: httpx.Client, foreign: list[ManifestItem]) -> dict[str, Any]:
     return {"fell_back_after": None, "drift": site_state(client, HOME)["drift"]}
 
 
+def trust_screenshot(base_url: str, out: Path) -> None:
+    """The Trust screen of the running replay, in headless Chromium (needs `scripts/frontend.sh build`)."""
+    env = {
+        **os.environ,
+        "BASE_URL": base_url,
+        "E2E_USERNAME": BENCH_USER,
+        "E2E_PASSWORD": BENCH_PASSWORD,
+        "TASK": TASK,
+        "SITE": HOME,
+    }
+    subprocess.run(
+        ["node", "e2e/trust-live.screenshot.mjs", str(out.resolve())],
+        cwd=ROOT / "frontend",
+        env=env,
+        check=True,
+        timeout=300,
+    )
+
+
 def one_order(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     home = [
         i for i in read_manifest(DATASETS / "cxr-guangzhou-pediatric" / "manifest.csv") if i.split == "test"
@@ -166,6 +189,8 @@ def one_order(args: argparse.Namespace, seed: int) -> dict[str, Any]:
             {"kind": a["kind"], "site": a["site"], "message": a["message"]}
             for a in client.get("/api/v1/alerts", params={"task": TASK}).json()
         ]
+        if args.screenshot and seed == 0:
+            trust_screenshot(base_url, args.screenshot)
     print(json.dumps({k: v for k, v in result.items() if k not in ("home", "nih")}), flush=True)
     return result
 
@@ -196,6 +221,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=50)
     parser.add_argument("--blind-read-fraction", type=float, default=0.2)
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "trust_replay")
+    parser.add_argument(
+        "--screenshot", type=Path, help="save the Trust screen at the end of the first order to this PNG"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     orders = [one_order(args, seed) for seed in range(args.orders)]
