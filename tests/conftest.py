@@ -96,7 +96,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        pseudonym_key="test-pseudonym-key",  # type: ignore[arg-type]
+        pseudonym_key="test-pseudonym-key",
         max_upload_bytes=8 * 1024 * 1024,
         max_image_pixels=30_000_000,
         # The test client talks plain http://testserver; a Secure cookie would never be sent back.

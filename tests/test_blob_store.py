@@ -35,3 +35,20 @@ def test_unwritable_store_is_reported(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     assert not BlobStore(blocker / "images").is_writable()
     assert BlobStore(tmp_path / "images").is_writable()
+
+
+def test_derived_files_live_beside_the_blob_and_go_with_it(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    blob = store.put(b"pixels")
+    other = store.put(b"other pixels")
+    assert store.read_derived(blob.sha256, "rendition.npz") is None
+    store.put_derived(blob.sha256, "rendition.npz", b"small copy")
+    store.put_derived(other.sha256, "rendition.npz", b"other copy")
+    assert store.derived_path(blob.sha256, "rendition.npz").parent == store.path_for(blob.sha256).parent
+    assert store.read_derived(blob.sha256, "rendition.npz") == b"small copy"
+    for name in ("../escape", "a/b", "", ".hidden", "UPPER"):
+        with pytest.raises(ValueError):
+            store.derived_path(blob.sha256, name)
+    store.delete(blob.sha256)
+    assert store.read_derived(blob.sha256, "rendition.npz") is None
+    assert store.read_derived(other.sha256, "rendition.npz") == b"other copy"

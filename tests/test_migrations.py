@@ -213,3 +213,108 @@ def test_blind_read_rules_drop_task_wide_and_unblinded_levels_and_file_names(
     ]
     assert "Migration 0006" in policies[0].reason and policies[1].reason == "board"
     assert "original_filename" not in image_columns
+
+
+def test_accession_numbers_and_external_ids_become_keyed_hashes(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0007: clear accession numbers and external ids are replaced by the HMAC pseudonym the
+    service now stores (the same function as for patient ids); blank ones become NULL. The key is the
+    one given, else the settings' (here from the environment, as `imaging-ai migrate` reads it)."""
+    from sqlalchemy import text
+
+    from imaging_ai.services.ingestion import pseudonymise
+
+    migrations.upgrade(empty_database_url, "0006")
+    engine = create_engine(empty_database_url)
+    prediction = (
+        "INSERT INTO predictions (id, image_id, task, model_version_id, predicted_label, probabilities, "
+        "confidence, uncertainty, status, inference_ms, created_at, accession_number, external_id) VALUES "
+        "(:id, :image, 't', 't.v1', 'a', '{}', 0.9, 0.1, 'pending_review', 1, CURRENT_TIMESTAMP, :acc, :ext)"
+    )
+    rows = [("ACC-2026-0001", "ris-9"), (None, " ext 7 "), ("   ", None), (None, None)]
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
+                    "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
+                ),
+                {"sha": "0" * 64},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
+                    "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
+                    "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
+            )
+            for number, (acc, ext) in enumerate(rows, start=2):
+                connection.execute(
+                    text(prediction),
+                    {
+                        "id": f"{number:032x}",
+                        "image": "00000000000000000000000000000001",
+                        "acc": acc,
+                        "ext": ext,
+                    },
+                )
+        monkeypatch.setenv("IMAGING_AI_PSEUDONYM_KEY", "key-from-the-settings")
+        migrations.upgrade(empty_database_url)
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT accession_number, external_id FROM predictions ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    key = b"key-from-the-settings"
+    assert [tuple(row) for row in stored] == [
+        (pseudonymise("ACC-2026-0001", key), pseudonymise("ris-9", key)),
+        (None, pseudonymise("ext 7", key)),
+        (None, None),
+        (None, None),
+    ]
+
+
+def test_the_pseudonym_key_can_be_given_to_the_migration(empty_database_url: str) -> None:
+    from sqlalchemy import text
+
+    from imaging_ai.services.ingestion import pseudonymise
+
+    migrations.upgrade(empty_database_url, "0006")
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
+                    "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
+                ),
+                {"sha": "0" * 64},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
+                    "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
+                    "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO predictions (id, image_id, task, model_version_id, predicted_label, "
+                    "probabilities, confidence, uncertainty, status, inference_ms, created_at, "
+                    "accession_number) VALUES (:id, :image, 't', 't.v1', 'a', '{}', 0.9, 0.1, "
+                    "'pending_review', 1, CURRENT_TIMESTAMP, 'ACC-1')"
+                ),
+                {"id": "00000000000000000000000000000002", "image": "00000000000000000000000000000001"},
+            )
+        migrations.upgrade(empty_database_url, pseudonym_key=b"given-key")
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT accession_number FROM predictions")).scalar()
+    finally:
+        engine.dispose()
+    assert stored == pseudonymise("ACC-1", b"given-key")

@@ -28,12 +28,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
-        log_config=None,
-        access_log=False,
-        # Keep-alive sockets from the SPA are cheap; a short timeout frees them on a 2-core box.
-        timeout_keep_alive=5,
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How `serve` configures uvicorn, apart from where it listens (shared with the tests)."""
+    proxies = settings.forwarded_allow_ips
+    return {
+        "log_config": None,
+        "access_log": False,
+        # Keep-alive sockets from the SPA are cheap; a short timeout frees them on a 2-core box.
+        "timeout_keep_alive": 5,
+        # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: anything on the host (or a port
+        # forward) could then choose the address the audit log records and the sign-in throttle counts.
+        # Only configured proxies are trusted; with none, the headers are not read at all.
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": ",".join(proxies) if proxies else None,
+    }
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -320,6 +333,14 @@ def _users_password(args: argparse.Namespace, settings: Settings) -> int:
     return _accounts(settings, work)
 
 
+def _users_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    def work(accounts: Any) -> dict[str, Any]:
+        user = accounts.get_user_by_name(args.username)
+        return _user_summary(accounts.unlock(_CLI, user.id))
+
+    return _accounts(settings, work)
+
+
 def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
     def work(accounts: Any) -> dict[str, Any]:
         user = accounts.get_user_by_name(args.user)
@@ -501,6 +522,11 @@ def build_parser() -> argparse.ArgumentParser:
     users_password.add_argument("--username", required=True)
     users_password.add_argument("--password-stdin", action="store_true")
     users_password.set_defaults(handler=_users_password)
+    users_unlock = user_commands.add_parser(
+        "unlock", help="End a lock-out after failed sign-ins (forgets the account's failures)."
+    )
+    users_unlock.add_argument("--username", required=True)
+    users_unlock.set_defaults(handler=_users_unlock)
 
     keys = commands.add_parser("api-keys", help="Manage service accounts' API keys.")
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

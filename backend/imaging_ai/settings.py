@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest image (rows x columns of one frame) decoded; a decompression-bomb guard.",
     )
+    max_concurrent_decodes: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Most images decoded at once per process (uploads, renders, heatmaps, predictions); "
+        "others wait. Bounds decode memory to about this x max_image_pixels x 10 bytes.",
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins allowed by CORS (none by default: the SPA is same-origin).",
@@ -160,6 +167,12 @@ class Settings(BaseSettings):
     login_lockout_minutes: float = Field(
         default=15, gt=0, description="The throttling window: failures are counted over it, locks last it."
     )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses (or networks) of reverse proxies whose `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` `serve` trusts for the client address (audit log, sign-in throttling). Empty "
+        "(the default): none, not even loopback; the address is the connection's peer.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
 
@@ -172,7 +185,7 @@ class Settings(BaseSettings):
                     raise ValueError(f"the error target of {task}/{label} must be between 0 and 1")
         return value
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

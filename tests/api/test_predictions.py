@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 
+from imaging_ai.services.ingestion import pseudonymise
 from tests import samples
 from tests.api.conftest import app_state
 
@@ -48,7 +49,14 @@ def test_chest_xray_prediction(client: TestClient) -> None:
     assert body["confidence"] == pytest.approx(body["probabilities"][body["predicted_label"]], abs=1e-5)
     assert 0.0 <= body["uncertainty"] <= 1.0
     assert body["status"] == "pending_review"
-    assert (body["site"], body["accession_number"], body["external_id"]) == ("nih", "ACC-1", "ris-9")
+    # Accession numbers and external ids are kept and returned as keyed hashes only (issue #13).
+    key = app_state(client).settings.pseudonym_key_bytes
+    assert (body["site"], body["accession_number"], body["external_id"]) == (
+        "nih",
+        pseudonymise("ACC-1", key),
+        pseudonymise("ris-9", key),
+    )
+    assert "ACC-1" not in response.text and "ris-9" not in response.text
     assert body["inference_ms"] > 0
     assert client.get(f"/api/v1/predictions/{body['id']}").json() == body
 

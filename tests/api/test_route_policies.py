@@ -53,6 +53,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users/{user_id}"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
     ("POST", "/api/v1/users/{user_id}/password"): "admin",
+    ("POST", "/api/v1/users/{user_id}/unlock"): "admin",
     ("POST", "/api/v1/users/{user_id}/api-keys"): "admin",
     ("GET", "/api/v1/api-keys"): "admin",
     ("POST", "/api/v1/api-keys/{key_id}/revoke"): "admin",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from imaging_ai.imaging.decode import set_max_concurrent_decodes
 from imaging_ai.persistence.database import create_db_engine, create_session_factory
 from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.settings import Settings
@@ -24,6 +25,8 @@ class AppState:
     @classmethod
     def build(cls, settings: Settings) -> AppState:
         engine = create_db_engine(settings.resolved_database_url)
+        # Process-wide: the decoders are shared by every request of the process.
+        set_max_concurrent_decodes(settings.max_concurrent_decodes)
         return cls(
             settings=settings,
             engine=engine,

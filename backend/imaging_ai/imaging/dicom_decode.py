@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
+from pydicom.encaps import get_frame
 from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi
 from pydicom.pixels.utils import pixel_array
+from pydicom.uid import RLELossless
 
+from imaging_ai.imaging.codestream import check_codestream, read_codestream
 from imaging_ai.imaging.decoded import DecodedImage, ImageMetadata, freeze
 from imaging_ai.imaging.dicom_frame import first_number, frame_view, pixel_spacing
 from imaging_ai.imaging.dicom_read import read_dicom, require_pixel_data
@@ -16,6 +19,7 @@ from imaging_ai.imaging.formats import MEDIA_TYPES, ImageFormat
 from imaging_ai.imaging.greyscale import to_greyscale
 from imaging_ai.imaging.windowing import (
     FloatArray,
+    blockwise,
     min_max_display,
     range_display,
     voi_window,
@@ -57,6 +61,7 @@ def _decode(dataset: Dataset, max_pixels: int) -> DecodedImage:
     photometric = str(view.PhotometricInterpretation).strip().upper()
     bits_stored = int(view.get("BitsStored") or view.BitsAllocated)
 
+    _check_compressed_frame(dataset, frame_index, frames, rows, cols, max_pixels)
     frame = pixel_array(dataset, index=frame_index)
     if frame.shape[:2] != (rows, cols):
         raise ImageError("corrupt_dicom", "The decoded pixel data does not match Rows and Columns.")
@@ -68,15 +73,14 @@ def _decode(dataset: Dataset, max_pixels: int) -> DecodedImage:
     elif frame.ndim == 3:
         pixels, (display, window) = _colour(frame, float(2**bits_stored - 1))
     else:
-        with np.errstate(over="ignore", invalid="ignore"):
-            pixels = np.asarray(apply_modality_lut(frame, view), dtype=np.float32)
+        pixels = _modality_values(frame, view)
         if not np.isfinite(pixels).all():
             raise ImageError("corrupt_dicom", "The DICOM rescale gives values out of range.")
         display, window = _default_voi(pixels, view)
         shape = str(view.get("PresentationLUTShape") or "").strip().upper()
         invert = photometric == "MONOCHROME1" or shape == "INVERSE"
         if invert:
-            display = 1.0 - display
+            display = np.subtract(1.0, display, out=display)  # in place: no second display-sized array
 
     metadata = ImageMetadata(
         format=ImageFormat.DICOM,
@@ -98,6 +102,46 @@ def _decode(dataset: Dataset, max_pixels: int) -> DecodedImage:
         invert=invert,
         metadata=metadata,
     )
+
+
+def _modality_values(frame: npt.NDArray[np.generic], view: Dataset) -> FloatArray:
+    """The Modality LUT / Rescale applied, as float32.
+
+    The rescale (stored x slope + intercept, in float64 as pydicom computes it) is done block by
+    block: pydicom's whole-frame version makes a float64 copy of the frame, 8 bytes a pixel.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if "ModalityLUTSequence" not in view and "RescaleSlope" in view and "RescaleIntercept" in view:
+            slope, intercept = float(view.RescaleSlope), float(view.RescaleIntercept)
+            rescaled: FloatArray = blockwise(frame, lambda x: x * slope + intercept)  # type: ignore[assignment]
+            return rescaled
+        return np.asarray(apply_modality_lut(frame, view), dtype=np.float32)
+
+
+def _check_compressed_frame(
+    dataset: Dataset, frame_index: int, frames: int, rows: int, cols: int, max_pixels: int
+) -> None:
+    """Judge the size the frame's own codestream declares, before its decoder allocates it.
+
+    Only RLE, among the encapsulated syntaxes, decodes to the size of Rows and Columns; every JPEG
+    family decoder trusts its codestream header instead (the decompression bomb in a small DICOM).
+    """
+    syntax = dataset.file_meta.TransferSyntaxUID
+    if not syntax.is_encapsulated or syntax == RLELossless:
+        return
+    try:
+        # The frame's compressed bytes (its fragments joined): bounded by the upload size.
+        data = get_frame(dataset.PixelData, frame_index, number_of_frames=frames)
+        codestream = read_codestream(data)
+    except ImageError as exc:
+        raise ImageError("corrupt_dicom", exc.message, {"transfer_syntax": str(syntax)}) from exc
+    except Exception as exc:
+        raise ImageError(
+            "corrupt_dicom",
+            "The DICOM compressed pixel data could not be read.",
+            {"transfer_syntax": str(syntax)},
+        ) from exc
+    check_codestream(codestream, max_pixels=max_pixels, expected=(rows, cols))
 
 
 def _colour(rgb: npt.NDArray[np.generic], full_scale: float) -> tuple[FloatArray, _Display]:

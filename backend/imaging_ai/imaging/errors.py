@@ -7,7 +7,8 @@ class ImageError(Exception):
     """An upload that cannot be accepted as an image; `code` is a stable machine-readable error code.
 
     Codes: ``empty_file``, ``unsupported_format``, ``corrupt_image``, ``corrupt_dicom``,
-    ``dicom_no_pixel_data``, ``zero_sized_image``, ``image_too_large``.
+    ``dicom_no_pixel_data``, ``zero_sized_image``, ``image_too_large``, ``codestream_size_mismatch``,
+    ``too_many_tiles``, ``too_many_components``.
 
     Messages and details are shown to API clients and may be logged, so they describe the file's
     structure only and never carry values read from it (names, IDs, dates).

@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from imaging_ai.imaging.codestream import check_codestream, read_codestream
 from imaging_ai.imaging.decoded import DecodedImage, ImageMetadata, freeze
 from imaging_ai.imaging.errors import ImageError
 from imaging_ai.imaging.formats import MEDIA_TYPES, ImageFormat
@@ -26,11 +27,16 @@ _GREY_MODES = frozenset({"L", "LA", "1"}) | _SIXTEEN_BIT_MODES
 def decode_raster(data: bytes, image_format: ImageFormat, *, max_pixels: int) -> DecodedImage:
     if image_format is ImageFormat.PNG:
         _check_png_header(data, max_pixels)
+    else:
+        _check_jpeg_header(data, max_pixels)
     image = _open(data, image_format, max_pixels)
+    photometric = "MONOCHROME2" if image.mode in _GREY_MODES else "RGB"
     try:
         values, bits = _values(image)
     except Exception as exc:
         raise _corrupt() from exc
+    finally:
+        image.close()  # frees Pillow's copy of the pixels now, not when the function returns
     rows, cols = values.shape
     if bits == 8:
         # 8-bit samples mean 0..255 whatever the content.
@@ -47,7 +53,7 @@ def decode_raster(data: bytes, image_format: ImageFormat, *, max_pixels: int) ->
         rows=rows,
         cols=cols,
         bits_stored=bits,
-        photometric="MONOCHROME2" if image.mode in _GREY_MODES else "RGB",
+        photometric=photometric,
         pixel_spacing_mm=None,
         number_of_frames=1,
         frame_index=0,
@@ -68,6 +74,16 @@ def _check_png_header(data: bytes, max_pixels: int) -> None:
         raise _corrupt()
     width, height = struct.unpack(">II", data[16:24])
     _check_size(width, height, max_pixels)
+
+
+def _check_jpeg_header(data: bytes, max_pixels: int) -> None:
+    # The frame header (SOFn) is read here, before Pillow, so that the size a JPEG declares is
+    # judged by the same code for plain JPEG uploads as for JPEG inside DICOM.
+    try:
+        codestream = read_codestream(data)
+    except ImageError as exc:
+        raise _corrupt() from exc
+    check_codestream(codestream, max_pixels=max_pixels)
 
 
 def _open(data: bytes, image_format: ImageFormat, max_pixels: int) -> Image.Image:
@@ -99,10 +115,12 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 def _values(image: Image.Image) -> tuple[npt.NDArray[np.float32], int]:
     """The greyscale samples as float32 and the bit depth of their scale (8 or 16)."""
     mode = image.mode
+    # np.array(..., dtype) converts from Pillow's buffer in one step: np.asarray(image) would first
+    # copy the samples in their own type, then astype copy them again.
     if mode in _SIXTEEN_BIT_MODES:
-        return np.asarray(image).astype(np.float32), 16
+        return np.array(image, dtype=np.float32), 16
     if mode == "L":
-        return np.asarray(image).astype(np.float32), 8
+        return np.array(image, dtype=np.float32), 8
     if mode in ("LA", "1"):
         return np.asarray(image.convert("L")).astype(np.float32), 8
     # Palettes go via RGBA: Pillow warns when a palette with transparency goes straight to RGB.

@@ -21,9 +21,14 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "head", *, pseudonym_key: bytes | None = None) -> None:
+    """``pseudonym_key``: for migrations that pseudonymise stored values (0007); without it they read
+    the key from the settings, and only when there is something to hash."""
     ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    config = alembic_config(database_url)
+    if pseudonym_key is not None:
+        config.attributes["pseudonym_key"] = pseudonym_key
+    command.upgrade(config, revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:

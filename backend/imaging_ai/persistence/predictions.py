@@ -22,6 +22,10 @@ class PredictionFilter:
     autonomy_level: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    accession_number: str | None = None
+    """The pseudonym (keyed hash), as stored; the service hashes what the caller sent."""
+    external_id: str | None = None
+    """The pseudonym (keyed hash), as stored."""
 
 
 WAITING_FOR_A_CLINICIAN = or_(
@@ -97,4 +101,8 @@ class PredictionRepository:
             conditions.append(Prediction.created_at >= filters.created_after)
         if filters.created_before is not None:
             conditions.append(Prediction.created_at < filters.created_before)
+        if filters.accession_number is not None:
+            conditions.append(Prediction.accession_number == filters.accession_number)
+        if filters.external_id is not None:
+            conditions.append(Prediction.external_id == filters.external_id)
         return conditions

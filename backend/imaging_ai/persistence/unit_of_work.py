@@ -39,3 +39,14 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def end_transaction(session: Session) -> None:
+    """Commit the request's transaction now, before slow work that needs no database.
+
+    A read-only route's transaction would otherwise last until the route returns: on SQLite every
+    transaction holds the write lock (BEGIN IMMEDIATE), so decoding an image inside it stalls every
+    other request. Objects already loaded stay usable (sessions do not expire them on commit); a
+    later query starts a new transaction, which `transaction` commits as usual.
+    """
+    session.commit()

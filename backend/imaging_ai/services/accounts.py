@@ -22,7 +22,7 @@ from imaging_ai.persistence.auth_sessions import AuthSessionRepository
 from imaging_ai.persistence.models import API_KEY_SCOPES, ROLES, ApiKey, User
 from imaging_ai.persistence.users import UserRepository
 from imaging_ai.services import passwords
-from imaging_ai.services.authentication import new_api_key, token_hash
+from imaging_ai.services.authentication import new_api_key, token_hash, unlock_username
 from imaging_ai.services.identity import Actor
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -91,8 +91,12 @@ class AccountService:
             raise InvalidAccountError("A person needs a password to sign in.")
         elif not roles:
             raise InvalidAccountError("A person needs at least one role.")
+        password_hash = None
         if password is not None:
             passwords.check_policy(password, username=name)
+            # Hashed before the first query: routes resolve the caller in a transaction of their own, so
+            # the request's has not begun yet, and Argon2 must not hold SQLite's write lock.
+            password_hash = passwords.hash_password(password)
         if self.users.by_username(name) is not None:
             raise UsernameTakenError("A user with this name exists.")
         user = self.users.add(
@@ -100,7 +104,7 @@ class AccountService:
                 username=name,
                 display_name=(display_name or name).strip(),
                 kind=kind,
-                password_hash=passwords.hash_password(password) if password is not None else None,
+                password_hash=password_hash,
                 password_changed_at=datetime.now(UTC) if password is not None else None,
             )
         )
@@ -158,24 +162,30 @@ class AccountService:
 
     def set_password(self, actor: Actor, user_id: uuid.UUID, password: str) -> User:
         """Sets a person's password and signs them out everywhere."""
+        # Hashed before the first query, outside the transaction (as in `create_user`); the policy needs
+        # the user name and is checked after it, so the hashing work is bounded here by the length.
+        password_hash = passwords.hash_password(password[: passwords.MAX_LENGTH + 1])
         user = self.get_user(user_id)
         if user.kind != "person":
             raise InvalidAccountError("A service account has no password.")
         passwords.check_policy(password, username=user.username)
         now = datetime.now(UTC)
-        user.password_hash = passwords.hash_password(password)
+        user.password_hash = password_hash
         user.password_changed_at = now
         AuthSessionRepository(self.session).revoke_all_of(user.id, now)
         self._audit(actor, "user.password_change", user, {})
         return user
 
-    def change_own_password(self, actor: Actor, current_password: str, new_password: str) -> User:
-        if actor.user_id is None:
-            raise InvalidAccountError("Only a signed-in person has a password to change.")
-        user = self.get_user(actor.user_id)
-        if not passwords.verify_password(user.password_hash, current_password):
-            raise DomainError("The current password is wrong.", code="invalid_credentials", status_code=403)
-        return self.set_password(actor, user.id, new_password)
+    def unlock(self, actor: Actor, user_id: uuid.UUID) -> User:
+        """Ends a lock-out at once: forgets the account's failed sign-ins (audited with their number).
+
+        Changing one's own password is `SignInService.change_password`: it checks the current password
+        outside any transaction and behind the sign-in throttle.
+        """
+        user = self.get_user(user_id)
+        cleared = unlock_username(self.session, user.username)
+        self._audit(actor, "user.unlock", user, {"failures_cleared": cleared})
+        return user
 
     # --- API keys ------------------------------------------------------------------------------------
 

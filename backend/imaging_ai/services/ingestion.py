@@ -26,9 +26,22 @@ from imaging_ai.imaging import (
     deidentify_dicom,
     sniff_format,
 )
+from imaging_ai.imaging.decode import decode_slot
+from imaging_ai.imaging.render import render_png
+from imaging_ai.imaging.rendition import (
+    RENDITION_NAME,
+    Rendition,
+    RenditionError,
+    make_rendition,
+    needs_rendition,
+    read_rendition,
+    rendition_bytes,
+    serves,
+)
+from imaging_ai.imaging.strip import strip_metadata
 from imaging_ai.persistence.images import ImageRepository
 from imaging_ai.persistence.models import Image
-from imaging_ai.persistence.unit_of_work import on_rollback
+from imaging_ai.persistence.unit_of_work import end_transaction, on_rollback
 from imaging_ai.storage.blob_store import BlobNotFoundError, BlobStore
 
 logger = logging.getLogger(__name__)
@@ -46,8 +59,9 @@ _SITE_PATTERN = re.compile(r"[^A-Za-z0-9._+\- ]")
 class IngestResult:
     image: Image
     created: bool
-    decoded: DecodedImage
-    """The image as decoded during validation, so a prediction need not decode it again."""
+    decoded: DecodedImage | None
+    """The image as decoded during validation, so a prediction need not decode it again; None unless
+    asked for (`keep_decoded`)."""
 
 
 def normalise_site(raw: str | None) -> str | None:
@@ -77,6 +91,7 @@ class IngestionService:
         *,
         site: str | None = None,
         patient_id: str | None = None,
+        keep_decoded: bool = True,
     ) -> IngestResult:
         try:
             image_format = sniff_format(data)
@@ -87,7 +102,21 @@ class IngestionService:
                 data = deidentified.data
                 institution = deidentified.institution
                 patient_key = deidentified.patient_key or patient_key
-            decoded = decode_image(data, max_pixels=self.max_image_pixels)
+            else:
+                # PNG/JPEG text, EXIF and comments may name the patient: they are never stored. The
+                # stripped bytes are what is decoded, hashed and kept, so two uploads differing only
+                # in metadata are one image.
+                data = strip_metadata(data, image_format)
+            with decode_slot():  # the rendition is made from the decoded arrays while they are fresh
+                decoded = decode_image(data, max_pixels=self.max_image_pixels)
+                rendition: bytes | None = None
+                if needs_rendition(decoded.metadata.rows, decoded.metadata.cols):
+                    rendition = rendition_bytes(make_rendition(decoded))
+            meta = decoded.metadata
+            kept = decoded if keep_decoded else None
+            # The arrays (8 bytes a pixel) must not outlive the decode slot while this request waits
+            # for the database (SQLite serialises writers): that would undo the slots' bound.
+            del decoded
         except ImageError as exc:
             raise ImageRejectedError(
                 exc.message,
@@ -99,12 +128,13 @@ class IngestionService:
         content_sha256 = self.store.digest(data)
         existing = self.images.get_by_hash(content_sha256)
         if existing is not None:
-            return IngestResult(image=existing, created=False, decoded=decoded)
+            return IngestResult(image=existing, created=False, decoded=kept)
 
         stored = self.store.put(data)
         if stored.created:
             on_rollback(self.session, lambda: self._forget_blob(stored.sha256))
-        meta = decoded.metadata
+        if rendition is not None:
+            self.store.put_derived(stored.sha256, RENDITION_NAME, rendition)
         spacing = meta.pixel_spacing_mm
         image = Image(
             id=uuid.uuid4(),
@@ -133,9 +163,9 @@ class IngestionService:
             winner = self.images.get_by_hash(content_sha256)
             if winner is None:
                 raise
-            return IngestResult(image=winner, created=False, decoded=decoded)
+            return IngestResult(image=winner, created=False, decoded=kept)
         logger.info("image stored", extra={"image_id": str(image.id), "format": meta.format.value})
-        return IngestResult(image=image, created=True, decoded=decoded)
+        return IngestResult(image=image, created=True, decoded=kept)
 
     def get(self, image_id: uuid.UUID) -> Image:
         image = self.images.get(image_id)
@@ -156,6 +186,52 @@ class IngestionService:
     def load(self, image: Image) -> DecodedImage:
         """Decode a stored image with the same canonical path used at ingestion and by the models."""
         return decode_image(self.read_stored(image), max_pixels=self.max_image_pixels)
+
+    def render(
+        self,
+        image_id: uuid.UUID,
+        *,
+        window_center: float | None = None,
+        window_width: float | None = None,
+        max_size: int | None = None,
+    ) -> bytes:
+        """An 8-bit PNG of a stored image (see `render_png`); a missing centre or width is the default's.
+
+        The request's transaction ends once the record is read: decoding must not hold SQLite's write
+        lock (or a PostgreSQL snapshot). Views no larger than the stored rendition are drawn from it;
+        only a full-size view of a large image decodes the original. Either way under a decode slot.
+        """
+        image = self.get(image_id)
+        end_transaction(self.session)
+        use_rendition = serves(image.rows, image.cols, max_size)
+        with decode_slot():
+            source: Rendition | DecodedImage | None = self._stored_rendition(image) if use_rendition else None
+            if source is None:
+                decoded = self.load(image)
+                source = decoded
+                if use_rendition:
+                    # Images stored before renditions existed, or whose rendition was lost: make it now.
+                    source = make_rendition(decoded)
+                    self.store.put_derived(image.content_sha256, RENDITION_NAME, rendition_bytes(source))
+                del decoded
+            window = None
+            if window_center is not None or window_width is not None:
+                default_center, default_width = source.default_window
+                window = (
+                    window_center if window_center is not None else default_center,
+                    window_width if window_width is not None else default_width,
+                )
+            return render_png(source, window=window, max_size=max_size)
+
+    def _stored_rendition(self, image: Image) -> Rendition | None:
+        data = self.store.read_derived(image.content_sha256, RENDITION_NAME)
+        if data is None:
+            return None
+        try:
+            return read_rendition(data)
+        except RenditionError:
+            logger.warning("unreadable rendition replaced", extra={"image_id": str(image.id)})
+            return None
 
     def _forget_blob(self, sha256: str) -> None:
         # Only remove the file when no committed record points at it (a concurrent identical upload

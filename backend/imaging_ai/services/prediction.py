@@ -7,7 +7,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.imaging import DecodedImage
+from imaging_ai.imaging.decode import decode_slot
 from imaging_ai.ml.feature_density import FeatureDensity
 from imaging_ai.ml.heatmap import grad_cam, overlay_png
 from imaging_ai.ml.operating_point import served_label_index
@@ -22,9 +23,10 @@ from imaging_ai.ml.preprocessing import tensor_from_decoded
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Image, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
+from imaging_ai.persistence.unit_of_work import end_transaction
 from imaging_ai.services.autonomy import AutonomyService
 from imaging_ai.services.identity import Principal
-from imaging_ai.services.ingestion import IngestionService
+from imaging_ai.services.ingestion import IngestionService, pseudonymise
 from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.services.serving import ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task, require_label
@@ -145,8 +147,10 @@ class PredictionService:
             routing=served.routing if version is served.version else "default",
             decision_threshold=point.threshold,
             operating_point=point.source,
-            accession_number=request.accession_number,
-            external_id=request.external_id,
+            # Accession numbers and the caller's ids point at the patient's study in the hospital's
+            # systems: kept only as keyed hashes, like patient ids.
+            accession_number=self._pseudonym(request.accession_number),
+            external_id=self._pseudonym(request.external_id),
             inference_ms=round(inference_ms, 2),
             **guard,
         )
@@ -163,7 +167,18 @@ class PredictionService:
     def page(self, filters: PredictionFilter, *, limit: int, offset: int) -> tuple[Sequence[Prediction], int]:
         if filters.task is not None:
             get_task(filters.task)
+        # The stored values are pseudonyms: a filter by the hospital's clear value is hashed first.
+        filters = replace(
+            filters,
+            accession_number=self._pseudonym(filters.accession_number),
+            external_id=self._pseudonym(filters.external_id),
+        )
         return self.predictions.page(filters, limit=limit, offset=offset)
+
+    def _pseudonym(self, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return pseudonymise(value, self.ingestion.pseudonym_key)
 
     def heatmap(self, prediction: Prediction, label: str | None, viewer: Principal) -> bytes:
         """Grad-CAM overlay from the version that made the prediction; cached after the first request.
@@ -182,9 +197,14 @@ class PredictionService:
         version = self.versions.get(prediction.model_version_id)
         if version is None:
             raise UnknownModelVersionError("The version that made this prediction is not registered.")
+        image = self.ingestion.get(prediction.image_id)
+        # Everything the heatmap needs is read: end the transaction before loading weights, decoding
+        # and back-propagating (seconds on a large image), which must not hold SQLite's write lock.
+        end_transaction(self.session)
         model = self.runtime.version(version.id, version.store_path)
-        decoded = self.ingestion.load(self.ingestion.get(prediction.image_id))
-        cam = grad_cam(model, tensor_from_decoded(decoded, model.preprocessing), task.label_index(label))
-        png = overlay_png(decoded.display, cam)
+        with decode_slot():  # the decoded arrays live until the overlay is drawn
+            decoded = self.ingestion.load(image)
+            cam = grad_cam(model, tensor_from_decoded(decoded, model.preprocessing), task.label_index(label))
+            png = overlay_png(decoded.display, cam)
         write_atomically(cached, png)
         return png

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_DERIVED_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,63}$")
 
 
 class BlobNotFoundError(LookupError):
@@ -61,7 +62,27 @@ class BlobStore:
             raise BlobNotFoundError(sha256) from exc
 
     def delete(self, sha256: str) -> None:
-        self.path_for(sha256).unlink(missing_ok=True)
+        """The file and everything derived from it."""
+        path = self.path_for(sha256)
+        for derived in path.parent.glob(f"{sha256}.*"):
+            derived.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+    def derived_path(self, sha256: str, name: str) -> Path:
+        """Where data derived from a stored file (a rendition, say) lives: next to it, named by its
+        hash and a fixed `name`, so it needs no database row and goes when the file goes."""
+        if not _DERIVED_NAME.match(name):
+            raise ValueError("not a derived file name")
+        return self.path_for(sha256).with_name(f"{sha256}.{name}")
+
+    def put_derived(self, sha256: str, name: str, data: bytes) -> None:
+        write_atomically(self.derived_path(sha256, name), data)
+
+    def read_derived(self, sha256: str, name: str) -> bytes | None:
+        try:
+            return self.derived_path(sha256, name).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def is_writable(self) -> bool:
         try:

@@ -132,7 +132,7 @@ export interface paths {
         put?: never;
         /**
          * Sign out
-         * @description Ends the session for good and clears its cookies.
+         * @description Ends the session for good, clears its cookies and asks the browser to drop its cache and storage (`Clear-Site-Data`), so that no image viewed in the session outlives it on a shared computer.
          */
         post: operations["auth-logout"];
         delete?: never;
@@ -172,7 +172,7 @@ export interface paths {
         put?: never;
         /**
          * Change my password
-         * @description Needs the current password. Every session of the user ends, this one included.
+         * @description Needs the current password. Every session of the user ends, this one included. A wrong current password (403 `invalid_credentials`) counts as a failed sign-in of the account and is audited; repeated failures lock the account (429 `account_locked`) like failed sign-ins do.
          */
         post: operations["auth-change_password"];
         delete?: never;
@@ -192,7 +192,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an image
-         * @description Stores a PNG (8 or 16 bit), JPEG or DICOM (uncompressed, JPEG baseline, JPEG 2000, RLE). DICOM is de-identified (DICOM PS3.15 basic profile) before it is stored; the patient ID becomes a pseudonymous key. Storage is content-addressed: uploading identical bytes again returns the existing record with status 200.
+         * @description Stores a PNG (8 or 16 bit), JPEG or DICOM (uncompressed, JPEG baseline, JPEG 2000, RLE). DICOM is de-identified (DICOM PS3.15 basic profile) before it is stored; the patient ID becomes a pseudonymous key. PNG and JPEG are stored without their metadata (text chunks, EXIF, XMP, ICC, comments), pixels untouched. Storage is content-addressed on the stored bytes: uploading the same image again, even with other metadata, returns the existing record with status 200.
          */
         post: operations["images-upload_image"];
         delete?: never;
@@ -307,7 +307,7 @@ export interface paths {
         };
         /**
          * List predictions
-         * @description Newest first, filtered by task, status, site, model version and creation time.
+         * @description Newest first, filtered by task, status, site, model version, creation time, accession number or external id (send the hospital's value: it is hashed as when stored).
          */
         get: operations["predictions-list_predictions"];
         put?: never;
@@ -673,6 +673,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{user_id}/unlock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock an account
+         * @description Ends a lock-out after repeated failed sign-ins at once, by forgetting the account's failures (the password is unchanged). Audited as `user.unlock` with the number of failures cleared. Unlocking an account that is not locked is harmless.
+         */
+        post: operations["users-unlock_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/worklist": {
         parameters: {
             query?: never;
@@ -998,12 +1018,12 @@ export interface components {
         "Body_predictions-create_prediction": {
             /**
              * Accession Number
-             * @description The hospital's accession number.
+             * @description The hospital's accession number; only its keyed hash is kept (and returned).
              */
             accession_number?: string | null;
             /**
              * External Id
-             * @description The calling system's own id.
+             * @description The calling system's own id; only its keyed hash is kept (and returned).
              */
             external_id?: string | null;
             /**
@@ -1574,7 +1594,7 @@ export interface components {
          * PredictionPublic
          * @description One model answer for one image, from a named model version.
          * @example {
-         *       "accession_number": "ACC-2026-0001",
+         *       "accession_number": "3f1c0b9e5d7a42c8a6e1f0b2d4c6e8a0",
          *       "answer_hidden": false,
          *       "audit_sample": false,
          *       "autonomy_level": "supervised",
@@ -1619,7 +1639,10 @@ export interface components {
          *     }
          */
         PredictionPublic: {
-            /** Accession Number */
+            /**
+             * Accession Number
+             * @description The pseudonym of the accession number sent: a keyed hash (HMAC-SHA256 with the service's pseudonym key, 32 hex digits), never the number itself. Filter by the number in clear.
+             */
             accession_number: string | null;
             /**
              * Answer Hidden
@@ -1657,7 +1680,10 @@ export interface components {
              * @description Two-label tasks: `predicted_label` is the positive label when its probability is at or above this. Null: the label of highest probability (or the answer is hidden).
              */
             decision_threshold: number | null;
-            /** External Id */
+            /**
+             * External Id
+             * @description The pseudonym of the caller's external id: a keyed hash like `accession_number`.
+             */
             external_id: string | null;
             /**
              * Finalized By
@@ -2903,6 +2929,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Error. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     "images-upload_image": {
@@ -3113,9 +3148,9 @@ export interface operations {
     "images-render_image": {
         parameters: {
             query?: {
-                /** @description Window centre. */
+                /** @description Window centre (|c| <= 1e9). */
                 window_center?: number | null;
-                /** @description Window width (> 0). */
+                /** @description Window width (0 < w <= 2e9). */
                 window_width?: number | null;
                 /** @description Longest side in pixels. */
                 size?: number | null;
@@ -3323,6 +3358,10 @@ export interface operations {
                 autonomy_level?: ("supervised" | "semi_autonomous" | "autonomous") | null;
                 created_after?: string | null;
                 created_before?: string | null;
+                /** @description The hospital's accession number, in clear. */
+                accession_number?: string | null;
+                /** @description The calling system's own id, in clear. */
+                external_id?: string | null;
                 limit?: number;
                 /** @description Items to skip (paging). */
                 offset?: number;
@@ -4873,6 +4912,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "users-unlock_user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserPublic"];
                 };
             };
             /** @description Not signed in, or the API key is not valid. */

@@ -413,8 +413,10 @@ function CaseFacts({ prediction, children }: { prediction: Prediction; children?
       <dd>{formatDate(prediction.created_at)}</dd>
       {prediction.accession_number && (
         <>
-          <dt>Accession</dt>
-          <dd>{prediction.accession_number}</dd>
+          <dt>Accession (pseudonym)</dt>
+          <dd title="A keyed hash of the accession number the hospital sent: the number itself is not stored">
+            <code>{prediction.accession_number.slice(0, 12)}…</code>
+          </dd>
         </>
       )}
     </dl>

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from imaging_ai.api.deps import AuditLogDep
-from imaging_ai.api.paging import Offset
+from imaging_ai.api.paging import AwareFilterDatetime, Offset
 from imaging_ai.api.schemas.audit import AuditEventPublic, AuditPage
 from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import IsAdmin
 from imaging_ai.persistence.audit import AuditFilter
 
@@ -30,12 +30,12 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 def list_audit_events(
     _admin: IsAdmin,
     audit: AuditLogDep,
-    actor: Annotated[str | None, Query(max_length=128)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    target_type: Annotated[str | None, Query(max_length=64)] = None,
-    target_id: Annotated[str | None, Query(max_length=128)] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    actor: Annotated[Text | None, Query(max_length=128)] = None,
+    action: Annotated[Text | None, Query(max_length=64)] = None,
+    target_type: Annotated[Text | None, Query(max_length=64)] = None,
+    target_id: Annotated[Text | None, Query(max_length=128)] = None,
+    since: AwareFilterDatetime | None = None,
+    until: AwareFilterDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> AuditPage:

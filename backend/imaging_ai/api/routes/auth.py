@@ -66,12 +66,13 @@ def me(principal: SignedIn, accounts: AccountServiceDep) -> SessionPublic:
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out",
-    description="Ends the session for good and clears its cookies.",
+    description="Ends the session for good, clears its cookies and asks the browser to drop its cache and "
+    "storage (`Clear-Site-Data`), so that no image viewed in the session outlives it on a shared computer.",
 )
 def logout(principal: SignedIn, authenticator: AuthenticatorDep, settings: SettingsDep) -> Response:
     authenticator.sign_out(principal)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    _clear_cookies(response, settings)
+    _end_browser_session(response, settings)
     return response
 
 
@@ -79,17 +80,20 @@ def logout(principal: SignedIn, authenticator: AuthenticatorDep, settings: Setti
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change my password",
-    description="Needs the current password. Every session of the user ends, this one included.",
-    responses=error_responses(422),
+    description="Needs the current password. Every session of the user ends, this one included. A wrong "
+    "current password (403 `invalid_credentials`) counts as a failed sign-in of the account and is "
+    "audited; repeated failures lock the account (429 `account_locked`) like failed sign-ins do.",
+    responses=error_responses(422, 429),
 )
 def change_password(
-    body: PasswordChange, principal: SignedIn, accounts: AccountServiceDep, settings: SettingsDep
+    body: PasswordChange, principal: SignedIn, sign_in: SignInServiceDep, settings: SettingsDep
 ) -> Response:
-    accounts.change_own_password(
+    # No request transaction here: the service checks and hashes passwords between short transactions.
+    sign_in.change_password(
         principal, body.current_password.get_secret_value(), body.new_password.get_secret_value()
     )
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    _clear_cookies(response, settings)
+    _end_browser_session(response, settings)
     return response
 
 
@@ -103,6 +107,10 @@ def _session_public(principal: Principal, accounts: AccountService) -> SessionPu
     )
 
 
-def _clear_cookies(response: Response, settings: Settings) -> None:
+def _end_browser_session(response: Response, settings: Settings) -> None:
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", secure=settings.cookie_secure, samesite="strict")
+    # Images are sent `no-store`, but a browser may still hold older answers (or a build that cached
+    # them), and the web app keeps its view preferences in local storage: on a shared workstation the
+    # next person must find none of it. The session's cookies are deleted above, by name.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'

@@ -11,6 +11,7 @@ from imaging_ai.api.deps import AutonomyServiceDep, SettingsDep
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.autonomy import AlertPublic, AutonomyChange, AutonomyOverview, SiteAutonomyPublic
 from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import CanReview, IsAdmin, requires
 from imaging_ai.services.identity import Permission
 
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/api/v1", tags=["autonomy"])
     dependencies=[requires(Permission.READ)],
     responses=error_responses(404),
 )
-def get_autonomy(task: str, autonomy: AutonomyServiceDep, settings: SettingsDep) -> AutonomyOverview:
+def get_autonomy(task: Text, autonomy: AutonomyServiceDep, settings: SettingsDep) -> AutonomyOverview:
     sites = [SiteAutonomyPublic.of(site) for site in autonomy.overview(task)]
     return AutonomyOverview(
         task=task,
@@ -50,7 +51,7 @@ def get_autonomy(task: str, autonomy: AutonomyServiceDep, settings: SettingsDep)
     responses=error_responses(404, 409, 422),
 )
 def change_autonomy(
-    task: str, body: AutonomyChange, admin: IsAdmin, autonomy: AutonomyServiceDep
+    task: Text, body: AutonomyChange, admin: IsAdmin, autonomy: AutonomyServiceDep
 ) -> SiteAutonomyPublic:
     return SiteAutonomyPublic.of(
         autonomy.apply(
@@ -75,7 +76,7 @@ def change_autonomy(
 )
 def list_alerts(
     autonomy: AutonomyServiceDep,
-    task: str | None = None,
+    task: Text | None = None,
     open_only: Annotated[bool, Query(description="Only the unacknowledged ones.")] = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,

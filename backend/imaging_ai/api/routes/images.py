@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from imaging_ai.api.deps import IngestionServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.images import ImagePublic
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import requires
-from imaging_ai.imaging import render_png
 from imaging_ai.services.identity import Permission
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
@@ -27,8 +27,9 @@ _EXTENSIONS = {"png": "png", "jpeg": "jpg", "dicom": "dcm"}
     description=(
         "Stores a PNG (8 or 16 bit), JPEG or DICOM (uncompressed, JPEG baseline, JPEG 2000, RLE). "
         "DICOM is de-identified (DICOM PS3.15 basic profile) before it is stored; the patient ID "
-        "becomes a pseudonymous key. Storage is content-addressed: uploading identical bytes again "
-        "returns the existing record with status 200."
+        "becomes a pseudonymous key. PNG and JPEG are stored without their metadata (text chunks, EXIF, "
+        "XMP, ICC, comments), pixels untouched. Storage is content-addressed on the stored bytes: uploading "
+        "the same image again, even with other metadata, returns the existing record with status 200."
     ),
     responses={
         200: {"model": ImagePublic, "description": "These bytes were already stored; the existing record."},
@@ -40,20 +41,20 @@ def upload_image(
     response: Response,
     file: Annotated[UploadFile, File(description="The image file: PNG, JPEG or DICOM.")],
     site: Annotated[
-        str | None,
+        Text | None,
         Form(
             max_length=128, description="Site label (hospital or scanner); overrides the DICOM institution."
         ),
     ] = None,
     patient_id: Annotated[
-        str | None,
+        Text | None,
         Form(
             max_length=64,
             description="Hospital patient ID for non-DICOM uploads; only its keyed hash is kept.",
         ),
     ] = None,
 ) -> ImagePublic:
-    result = service.ingest(file.file.read(), site=site, patient_id=patient_id)
+    result = service.ingest(file.file.read(), site=site, patient_id=patient_id, keep_decoded=False)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return ImagePublic.from_record(result.image)
@@ -85,22 +86,18 @@ def get_image(image_id: uuid.UUID, service: IngestionServiceDep) -> ImagePublic:
 def render_image(
     image_id: uuid.UUID,
     service: IngestionServiceDep,
-    window_center: Annotated[float | None, Query(description="Window centre.")] = None,
-    window_width: Annotated[float | None, Query(gt=0, description="Window width (> 0).")] = None,
+    # Finite and bounded: nan, inf or 1e308 would turn the window arithmetic into nan or inf; 1e9 is
+    # past any modality value (32-bit pixels after rescale included).
+    window_center: Annotated[
+        float | None, Query(allow_inf_nan=False, ge=-1e9, le=1e9, description="Window centre (|c| <= 1e9).")
+    ] = None,
+    window_width: Annotated[
+        float | None, Query(allow_inf_nan=False, gt=0, le=2e9, description="Window width (0 < w <= 2e9).")
+    ] = None,
     size: Annotated[int | None, Query(ge=16, le=4096, description="Longest side in pixels.")] = None,
 ) -> Response:
-    decoded = service.load(service.get(image_id))
-    window = None
-    if window_center is not None or window_width is not None:
-        if window_center is None or window_width is None:
-            window = (
-                window_center if window_center is not None else decoded.default_window[0],
-                window_width if window_width is not None else decoded.default_window[1],
-            )
-        else:
-            window = (window_center, window_width)
-    png = render_png(decoded, window=window, max_size=size)
-    return Response(content=png, media_type="image/png", headers={"cache-control": "private, max-age=3600"})
+    png = service.render(image_id, window_center=window_center, window_width=window_width, max_size=size)
+    return Response(content=png, media_type="image/png", headers={"cache-control": "no-store"})
 
 
 @router.get(

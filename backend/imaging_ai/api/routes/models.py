@@ -13,6 +13,7 @@ from imaging_ai.api.schemas.models import (
     SiteOperatingPointPublic,
     TaskPublic,
 )
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import requires
 from imaging_ai.services.identity import Permission
 
@@ -36,7 +37,7 @@ def list_tasks(catalog: ModelCatalogDep) -> list[TaskPublic]:
     "default) and the decision threshold in force there.",
     responses=error_responses(404),
 )
-def get_task(task: str, catalog: ModelCatalogDep) -> TaskPublic:
+def get_task(task: Text, catalog: ModelCatalogDep) -> TaskPublic:
     return TaskPublic.from_view(catalog.task(task))
 
 
@@ -46,7 +47,7 @@ def get_task(task: str, catalog: ModelCatalogDep) -> TaskPublic:
     description="Oldest first, with status and the metrics of each version's card.",
     responses=error_responses(404),
 )
-def list_task_models(task: str, catalog: ModelCatalogDep) -> list[ModelVersionPublic]:
+def list_task_models(task: Text, catalog: ModelCatalogDep) -> list[ModelVersionPublic]:
     return [
         ModelVersionPublic.from_record(version, card, sites)
         for version, card, sites in catalog.versions_of(task)
@@ -59,7 +60,7 @@ def list_task_models(task: str, catalog: ModelCatalogDep) -> list[ModelVersionPu
     description="Status, lineage (ancestors and children) and the full model card.",
     responses=error_responses(404),
 )
-def get_model_version(version: str, catalog: ModelCatalogDep) -> ModelVersionDetail:
+def get_model_version(version: Text, catalog: ModelCatalogDep) -> ModelVersionDetail:
     view = catalog.version(version)
     base = ModelVersionPublic.from_record(view.record, view.card, view.serving_sites)
     return ModelVersionDetail(

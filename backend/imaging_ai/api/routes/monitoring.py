@@ -15,6 +15,7 @@ from imaging_ai.api.schemas.autonomy import (
     TaskMetrics,
 )
 from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import PUBLIC, requires
 from imaging_ai.services.identity import Permission
 
@@ -33,12 +34,12 @@ router = APIRouter(tags=["monitoring"])
     responses=error_responses(404, 422),
 )
 def task_metrics(
-    task: str,
+    task: Text,
     monitoring: MonitoringDep,
     bucket: Literal["day", "cases"] = "day",
     cases_per_bucket: Annotated[int, Query(ge=10, le=10_000)] = 100,
-    site: Annotated[str | None, Query(max_length=128)] = None,
-    version: Annotated[str | None, Query(max_length=128)] = None,
+    site: Annotated[Text | None, Query(max_length=128)] = None,
+    version: Annotated[Text | None, Query(max_length=128)] = None,
 ) -> TaskMetrics:
     series = monitoring.series(
         task, bucket=bucket, cases_per_bucket=cases_per_bucket, site=site, version=version
@@ -55,10 +56,10 @@ def task_metrics(
     responses=error_responses(404, 422),
 )
 def task_calibration(
-    task: str,
+    task: Text,
     monitoring: MonitoringDep,
-    site: Annotated[str | None, Query(max_length=128)] = None,
-    version: Annotated[str | None, Query(max_length=128)] = None,
+    site: Annotated[Text | None, Query(max_length=128)] = None,
+    version: Annotated[Text | None, Query(max_length=128)] = None,
 ) -> Calibration:
     bins = monitoring.reliability(task, site=site, version=version)
     return Calibration(

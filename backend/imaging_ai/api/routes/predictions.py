@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
 from imaging_ai.api.metrics import observe_prediction
-from imaging_ai.api.paging import Offset
+from imaging_ai.api.paging import FilterDatetime, Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import (
     AutonomyLevel,
@@ -18,6 +17,7 @@ from imaging_ai.api.schemas.predictions import (
     PredictionPublic,
     PredictionStatus,
 )
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import CanPredict, CanRead
 from imaging_ai.persistence.predictions import PredictionFilter
 from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
@@ -46,22 +46,30 @@ def create_prediction(
     caller: CanPredict,
     predictions: PredictionServiceDep,
     ingestion: IngestionServiceDep,
-    task: Annotated[str, Form(description="Task name, e.g. `chest-xray-pneumonia`.")],
+    task: Annotated[Text, Form(description="Task name, e.g. `chest-xray-pneumonia`.")],
     file: Annotated[UploadFile | None, File(description="Image file (PNG, JPEG or DICOM).")] = None,
     image_id: Annotated[uuid.UUID | None, Form(description="A stored image's id, instead of a file.")] = None,
-    site: Annotated[str | None, Form(max_length=128, description="Site label.")] = None,
+    site: Annotated[Text | None, Form(max_length=128, description="Site label.")] = None,
     patient_id: Annotated[
-        str | None,
+        Text | None,
         Form(
             max_length=64,
             description="Hospital patient ID for a non-DICOM file; only its keyed hash is kept.",
         ),
     ] = None,
     accession_number: Annotated[
-        str | None, Form(max_length=64, description="The hospital's accession number.")
+        Text | None,
+        Form(
+            max_length=64,
+            description="The hospital's accession number; only its keyed hash is kept (and returned).",
+        ),
     ] = None,
     external_id: Annotated[
-        str | None, Form(max_length=128, description="The calling system's own id.")
+        Text | None,
+        Form(
+            max_length=128,
+            description="The calling system's own id; only its keyed hash is kept (and returned).",
+        ),
     ] = None,
 ) -> PredictionPublic:
     if (file is None) == (image_id is None):
@@ -82,19 +90,26 @@ def create_prediction(
 @router.get(
     "",
     summary="List predictions",
-    description="Newest first, filtered by task, status, site, model version and creation time.",
+    description="Newest first, filtered by task, status, site, model version, creation time, accession "
+    "number or external id (send the hospital's value: it is hashed as when stored).",
     responses=error_responses(404, 422),
 )
 def list_predictions(
     reader: CanRead,
     predictions: PredictionServiceDep,
-    task: str | None = None,
+    task: Text | None = None,
     status: PredictionStatus | None = None,
-    site: str | None = None,
-    model_version: str | None = None,
+    site: Text | None = None,
+    model_version: Text | None = None,
     autonomy_level: AutonomyLevel | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: FilterDatetime | None = None,
+    created_before: FilterDatetime | None = None,
+    accession_number: Annotated[
+        Text | None, Query(max_length=64, description="The hospital's accession number, in clear.")
+    ] = None,
+    external_id: Annotated[
+        Text | None, Query(max_length=128, description="The calling system's own id, in clear.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
 ) -> PredictionPage:
@@ -106,6 +121,8 @@ def list_predictions(
         autonomy_level=autonomy_level,
         created_after=created_after,
         created_before=created_before,
+        accession_number=accession_number,
+        external_id=external_id,
     )
     items, total = predictions.page(filters, limit=limit, offset=offset)
     return PredictionPage(
@@ -146,7 +163,9 @@ def get_heatmap(
     prediction_id: uuid.UUID,
     reader: CanRead,
     predictions: PredictionServiceDep,
-    label: Annotated[str | None, Query(description="Label to explain (default: the predicted one).")] = None,
+    label: Annotated[
+        Text | None, Query(max_length=64, description="Label to explain (default: the predicted one).")
+    ] = None,
 ) -> Response:
     png = predictions.heatmap(predictions.get(prediction_id), label, reader)
-    return Response(content=png, media_type="image/png", headers={"cache-control": "private, max-age=86400"})
+    return Response(content=png, media_type="image/png", headers={"cache-control": "no-store"})

@@ -11,6 +11,7 @@ from imaging_ai.api.deps import ModelCatalogDep, PromotionServiceDep, TrainingJo
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionPublic
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.schemas.training import JobStatus, ModelChange, TrainingJobCreate, TrainingJobPublic
 from imaging_ai.api.security import IsAdmin, requires
 from imaging_ai.services.identity import Permission
@@ -51,7 +52,7 @@ def start_training_job(
 )
 def list_training_jobs(
     jobs: TrainingJobServiceDep,
-    task: str | None = None,
+    task: Text | None = None,
     status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
@@ -86,7 +87,7 @@ def cancel_training_job(job_id: uuid.UUID, admin: IsAdmin, jobs: TrainingJobServ
     responses=error_responses(404, 409, 422),
 )
 def promote_version(
-    version: str,
+    version: Text,
     body: ModelChange,
     admin: IsAdmin,
     promotion: PromotionServiceDep,
@@ -106,7 +107,7 @@ def promote_version(
     responses=error_responses(404, 409, 422),
 )
 def rollback_task(
-    task: str,
+    task: Text,
     body: ModelChange,
     admin: IsAdmin,
     promotion: PromotionServiceDep,

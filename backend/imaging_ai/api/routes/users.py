@@ -90,6 +90,18 @@ def reset_password(
     return UserPublic.from_record(accounts.set_password(admin, user_id, body.password.get_secret_value()))
 
 
+@users_router.post(
+    "/{user_id}/unlock",
+    summary="Unlock an account",
+    description="Ends a lock-out after repeated failed sign-ins at once, by forgetting the account's "
+    "failures (the password is unchanged). Audited as `user.unlock` with the number of failures cleared. "
+    "Unlocking an account that is not locked is harmless.",
+    responses=error_responses(404, 422),
+)
+def unlock_user(user_id: uuid.UUID, admin: IsAdmin, accounts: AccountServiceDep) -> UserPublic:
+    return UserPublic.from_record(accounts.unlock(admin, user_id))
+
+
 @keys_router.get(
     "",
     summary="List API keys",

@@ -11,6 +11,7 @@ from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.autonomy import WorklistEntry, WorklistPage
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.predictions import AutonomyLevel
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import CanRead
 
 router = APIRouter(prefix="/api/v1/worklist", tags=["worklist"])
@@ -30,8 +31,8 @@ router = APIRouter(prefix="/api/v1/worklist", tags=["worklist"])
 def get_worklist(
     reader: CanRead,
     worklist: WorklistDep,
-    task: str | None = None,
-    site: Annotated[str | None, Query(max_length=128)] = None,
+    task: Text | None = None,
+    site: Annotated[Text | None, Query(max_length=128)] = None,
     level: AutonomyLevel | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,

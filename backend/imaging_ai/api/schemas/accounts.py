@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from imaging_ai.api.schemas.text import Text
 from imaging_ai.persistence.models import ApiKey, User
 
 Role = Literal["clinician", "admin"]
@@ -21,7 +22,7 @@ class LoginRequest(BaseModel):
         json_schema_extra={"examples": [{"username": "dr.lee", "password": "correct horse battery staple"}]},
     )
 
-    username: str = Field(min_length=1, max_length=64)
+    username: Text = Field(min_length=1, max_length=64)
     password: SecretStr = Field(min_length=1, max_length=256)
 
 
@@ -84,10 +85,10 @@ class UserCreate(BaseModel):
         },
     )
 
-    username: str = Field(
+    username: Text = Field(
         min_length=2, max_length=64, description="Lower-case letters, digits, `.`, `_`, `-`."
     )
-    display_name: str | None = Field(default=None, max_length=128)
+    display_name: Text | None = Field(default=None, max_length=128)
     kind: UserKind = "person"
     roles: list[Role] = Field(default_factory=list, description="Required for a person; none for a service.")
     password: SecretStr | None = Field(
@@ -101,7 +102,7 @@ class UserUpdate(BaseModel):
         json_schema_extra={"examples": [{"roles": ["clinician", "admin"]}, {"is_active": False}]},
     )
 
-    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=128)
     roles: list[Role] | None = Field(default=None, description="The complete new set of roles.")
     is_active: bool | None = Field(default=None, description="False signs the user out and blocks sign-in.")
 
@@ -122,7 +123,7 @@ class ApiKeyCreate(BaseModel):
         },
     )
 
-    name: str = Field(min_length=1, max_length=128, description="What the key is for.")
+    name: Text = Field(min_length=1, max_length=128, description="What the key is for.")
     scopes: list[Scope] = Field(min_length=1, description="`predict` (upload and classify), `read`.")
     expires_in_days: int | None = Field(
         default=365, ge=1, le=3650, description="Days until the key stops working; null: never."

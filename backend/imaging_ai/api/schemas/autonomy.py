@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from imaging_ai.api.schemas.predictions import AutonomyLevel, PredictionPublic
+from imaging_ai.api.schemas.text import FreeText, Text
 from imaging_ai.ml.certification import ErrorBound
 from imaging_ai.persistence.models import Alert
 from imaging_ai.services.autonomy import SiteAutonomy
@@ -234,15 +235,15 @@ class AutonomyChange(BaseModel):
         },
     )
 
-    site: str = Field(min_length=1, max_length=128, description="The site; levels exist per site only.")
+    site: Text = Field(min_length=1, max_length=128, description="The site; levels exist per site only.")
     level: AutonomyLevel
-    class_thresholds: dict[str, float | None] | None = Field(
+    class_thresholds: dict[Text, float | None] | None = Field(
         default=None,
         description="Semi-autonomy only: per label, the confidence at or above which its answers are final "
         "(null: never); each at or above the certified one. Default: the certified thresholds.",
     )
     blind_read_fraction: float | None = Field(default=None, gt=0, le=1)
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: FreeText = Field(min_length=3, max_length=2000)
 
     @field_validator("class_thresholds")
     @classmethod

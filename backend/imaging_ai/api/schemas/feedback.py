@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imaging_ai.api.schemas.text import FreeText, Text
 from imaging_ai.persistence.models import Feedback
 
 VerdictName = Literal["agree", "disagree", "unreadable"]
@@ -37,10 +38,10 @@ class VerdictCreate(BaseModel):
         "from training and metrics), or `read`: the `label` you see, the only way to answer a blind read "
         "(`blind_read: true`, answer hidden); it is stored as `agree` or `disagree`."
     )
-    label: str | None = Field(
+    label: Text | None = Field(
         default=None, max_length=64, description="The correct label; required to disagree and to read."
     )
-    notes: str | None = Field(default=None, max_length=4000)
+    notes: FreeText | None = Field(default=None, max_length=4000)
 
 
 class VerdictPublic(BaseModel):

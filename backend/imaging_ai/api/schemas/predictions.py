@@ -33,7 +33,7 @@ class PredictionPublic(BaseModel):
                     "uncertainty": 0.402,
                     "status": "pending_review",
                     "site": "nih",
-                    "accession_number": "ACC-2026-0001",
+                    "accession_number": "3f1c0b9e5d7a42c8a6e1f0b2d4c6e8a0",
                     "external_id": None,
                     "inference_ms": 31.4,
                     "created_at": "2026-11-27T09:30:01Z",
@@ -96,8 +96,13 @@ class PredictionPublic(BaseModel):
     )
     status: PredictionStatus = Field(description="`pending_review` until a clinician gives a verdict.")
     site: str | None
-    accession_number: str | None
-    external_id: str | None
+    accession_number: str | None = Field(
+        description="The pseudonym of the accession number sent: a keyed hash (HMAC-SHA256 with the "
+        "service's pseudonym key, 32 hex digits), never the number itself. Filter by the number in clear."
+    )
+    external_id: str | None = Field(
+        description="The pseudonym of the caller's external id: a keyed hash like `accession_number`."
+    )
     inference_ms: float = Field(
         description="Model time in milliseconds: preprocessing and the forward pass (plus decoding when the "
         "image is read back from storage)."
@@ -170,7 +175,6 @@ class PredictionPublic(BaseModel):
             out_of_distribution=prediction.out_of_distribution,
             ood_distance=None if hidden else prediction.ood_distance,
         )
-
 
 
 class PredictionPage(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imaging_ai.api.schemas.text import FreeText, Text
 from imaging_ai.persistence.models import TrainingJob
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -36,8 +37,8 @@ class TrainingJobCreate(BaseModel):
         json_schema_extra={"examples": [{"task": "chest-xray-pneumonia"}]},
     )
 
-    task: str
-    site: str | None = Field(
+    task: Text = Field(max_length=64)
+    site: Text | None = Field(
         default=None,
         min_length=1,
         max_length=128,
@@ -104,8 +105,8 @@ class ModelChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=3, max_length=2000, description="Why; written to the audit log.")
-    site: str | None = Field(
+    reason: FreeText = Field(min_length=3, max_length=2000, description="Why; written to the audit log.")
+    site: Text | None = Field(
         default=None,
         min_length=1,
         max_length=128,
