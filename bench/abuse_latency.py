@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import threading
 import time
 from collections import Counter
@@ -30,7 +29,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from bench.common import BENCH_PASSWORD, BENCH_USER, running_server, signed_in_client, summary_ms
+from bench.common import BENCH_PASSWORD, BENCH_USER, report, running_server, signed_in_client, summary_ms
 
 LIGHT = "/api/v1/tasks"
 PHASES = ("idle", "failed_sign_ins", "failed_sign_ins_and_renders")
@@ -199,10 +198,7 @@ def main() -> None:
         "goal_p95_under_200_ms": all(phase["p95_ms"] < 200 for phase in phases.values())
         and not any(errors.values()),
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -25,6 +27,14 @@ DATASETS = Path(os.environ.get("IMAGING_AI_DATASETS_DIR", ROOT.parent / "shared"
 BENCH_USER = "bench.admin"
 BENCH_PASSWORD = secrets.token_urlsafe(18)
 """The benchmark's throwaway server gets a throwaway administrator with a random password."""
+
+
+def report(result: dict[str, Any], out: Path | None) -> None:
+    """Prints a benchmark's result and, when asked, writes it as JSON (the file docs/ cites)."""
+    print(json.dumps(result, indent=2))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -11,14 +11,13 @@ baseline measured here, so they hold across noisy machines.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 
-from bench.common import DATASETS, ROOT, peak_rss_mib, running_server, signed_in_client, summary_ms
+from bench.common import DATASETS, ROOT, peak_rss_mib, report, running_server, signed_in_client, summary_ms
 from imaging_ai.imaging import decode_image
 from imaging_ai.ml.loading import load_model
 from imaging_ai.ml.preprocessing import tensor_from_decoded
@@ -114,10 +113,7 @@ def main() -> None:
         },
         "server_peak_rss_mib": server_peak,
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

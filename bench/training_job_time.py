@@ -11,7 +11,6 @@ what the job adds (collecting cases, decoding, the gate's evaluations, writing a
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import torch
 
 from bench.adaptation import wait_for_job
-from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client
+from bench.common import DATASETS, ROOT, report, review_case, running_server, signed_in_client
 from imaging_ai.ml.adaptation import AdaptationParams, fine_tune, replay_count
 from imaging_ai.ml.data import load_image_set
 from imaging_ai.ml.loading import load_model
@@ -89,9 +88,7 @@ def main() -> None:
         "decision": job["decision"],
         "decision_reason": job["decision_reason"],
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from imaging_ai.api.app import create_app
+from imaging_ai.cli import uvicorn_options
 from imaging_ai.settings import Settings
 
 
@@ -37,7 +38,10 @@ def wait_until_answering(url: str, *, timeout: float) -> None:
 @contextmanager
 def serve(settings: Settings) -> Iterator[str]:
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    # Configured as `imaging-ai serve` configures uvicorn (logging, keep-alive, trusted proxies).
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, lifespan="on", **uvicorn_options(settings)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

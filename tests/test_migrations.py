@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from imaging_ai.persistence import migrations
 from imaging_ai.persistence.base import Base
@@ -110,6 +110,26 @@ def test_one_active_version_per_task_is_enforced_by_the_database(empty_database_
         engine.dispose()
 
 
+def _insert_version_and_image(connection: Connection) -> None:
+    """Version `t.v1` and image ...0001 in raw SQL: these columns are the same from 0004 on, and the
+    tests below write rows at a past revision, where the current ORM models do not apply."""
+    connection.execute(
+        text(
+            "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
+            "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
+        ),
+        {"sha": "0" * 64},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
+            "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
+            "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, CURRENT_TIMESTAMP)"
+        ),
+        {"id": "00000000000000000000000000000001", "sha": "1" * 64},
+    )
+
+
 def test_predictions_from_before_site_serving_keep_their_version_and_show_argmax(
     empty_database_url: str,
 ) -> None:
@@ -121,22 +141,7 @@ def test_predictions_from_before_site_serving_keep_their_version_and_show_argmax
     engine = create_engine(empty_database_url)
     try:
         with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
-                    "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
-                ),
-                {"sha": "0" * 64},
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
-                    "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
-                    "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, "
-                    "CURRENT_TIMESTAMP)"
-                ),
-                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
-            )
+            _insert_version_and_image(connection)
             connection.execute(
                 text(
                     "INSERT INTO predictions (id, image_id, task, model_version_id, predicted_label, "
@@ -235,22 +240,7 @@ def test_accession_numbers_and_external_ids_become_keyed_hashes(
     rows = [("ACC-2026-0001", "ris-9"), (None, " ext 7 "), ("   ", None), (None, None)]
     try:
         with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
-                    "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
-                ),
-                {"sha": "0" * 64},
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
-                    "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
-                    "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, "
-                    "CURRENT_TIMESTAMP)"
-                ),
-                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
-            )
+            _insert_version_and_image(connection)
             for number, (acc, ext) in enumerate(rows, start=2):
                 connection.execute(
                     text(prediction),
@@ -287,22 +277,7 @@ def test_the_pseudonym_key_can_be_given_to_the_migration(empty_database_url: str
     engine = create_engine(empty_database_url)
     try:
         with engine.begin() as connection:
-            connection.execute(
-                text(
-                    "INSERT INTO model_versions (id, task, status, store_path, weights_sha256, created_at) "
-                    "VALUES ('t.v1', 't', 'active', 'p', :sha, CURRENT_TIMESTAMP)"
-                ),
-                {"sha": "0" * 64},
-            )
-            connection.execute(
-                text(
-                    "INSERT INTO images (id, content_sha256, size_bytes, media_type, format, rows, cols, "
-                    "bits_stored, photometric_interpretation, number_of_frames, frame_index, created_at) "
-                    "VALUES (:id, :sha, 1, 'image/png', 'png', 1, 1, 8, 'MONOCHROME2', 1, 0, "
-                    "CURRENT_TIMESTAMP)"
-                ),
-                {"id": "00000000000000000000000000000001", "sha": "1" * 64},
-            )
+            _insert_version_and_image(connection)
             connection.execute(
                 text(
                     "INSERT INTO predictions (id, image_id, task, model_version_id, predicted_label, "

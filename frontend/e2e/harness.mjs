@@ -4,6 +4,24 @@ import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { extname, join } from "node:path";
+import { chromium } from "playwright-core";
+
+/** Debian's Chromium, headless, with the flags this environment needs (no sandbox, no network chatter). */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: env("CHROMIUM_PATH", "/usr/bin/chromium"),
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
 
 export const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;

@@ -16,8 +16,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { axeViolations, blocking, env } from "./harness.mjs";
+import { axeViolations, blocking, env, launchChromium } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE_URL = env("BASE_URL").replace(/\/$/, "");
@@ -30,7 +29,6 @@ const ALERT_MESSAGE = process.env.ALERT_MESSAGE;
 const TASK = env("TASK", "chest-xray-pneumonia");
 const SITE = env("SITE", "e2e-ward");
 const ARTIFACTS = resolve(env("ARTIFACTS_DIR", join(here, "artifacts")));
-const CHROMIUM = env("CHROMIUM_PATH", "/usr/bin/chromium");
 const TIMEOUT = Number(env("STEP_TIMEOUT_MS", "30000"));
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -42,19 +40,7 @@ function expect(condition, message) {
   if (!condition) throw new Error(`expectation failed: ${message}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launchChromium();
 const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
 context.setDefaultTimeout(TIMEOUT);
 const page = await context.newPage();

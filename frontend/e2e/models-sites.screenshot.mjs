@@ -9,13 +9,11 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { axeViolations, blocking, serveDist } from "./harness.mjs";
+import { axeViolations, blocking, launchChromium, serveDist } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(here, "..", "dist");
 const out = resolve(process.argv[2] ?? join(here, "artifacts", "models-sites.png"));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 if (!existsSync(join(dist, "index.html"))) {
   console.error("frontend/dist is missing: run scripts/frontend.sh build first");
   process.exit(2);
@@ -226,7 +224,7 @@ function answer(path) {
 // --- a static server for the built app ------------------------------------------------------------
 const { server, base } = await serveDist(dist);
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+const browser = await launchChromium();
 let failed = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });

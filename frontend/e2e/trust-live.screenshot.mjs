@@ -4,26 +4,14 @@
 //
 //   BASE_URL=http://127.0.0.1:8000 E2E_USERNAME=admin E2E_PASSWORD=... TASK=chest-xray-pneumonia \
 //     SITE=guangzhou node e2e/trust-live.screenshot.mjs OUT.png
-import { chromium } from "playwright-core";
-import { env } from "./harness.mjs";
+import { env, launchChromium } from "./harness.mjs";
 
 const BASE_URL = env("BASE_URL");
 const TASK = env("TASK");
 const SITE = env("SITE");
 const out = process.argv[2] ?? "trust-live.png";
 
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM_PATH", "/usr/bin/chromium"),
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.goto(`${BASE_URL}/#/worklist`);

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select
 
@@ -36,7 +35,7 @@ from imaging_ai.settings import Settings
 from tests import samples
 from tests.accounts import PASSWORD, TEST_ACTOR, create_user
 from tests.api.conftest import app_state, client_as, sign_in_admin
-from tests.live_server import free_port, wait_until_answering
+from tests.live_server import serve
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -289,24 +288,6 @@ def test_concurrent_guesses_never_exceed_the_accounts_limit(settings: Settings) 
 # --- 2. Forwarded headers only from configured proxies (the real server, configured as `serve` does) --
 
 
-@contextmanager
-def served(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, lifespan="on", **cli.uvicorn_options(settings)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base_url = f"http://127.0.0.1:{port}"
-    wait_until_answering(f"{base_url}/healthz", timeout=20)
-    try:
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.mark.parametrize("trusted", [False, True], ids=["default", "proxy-configured"])
 def test_x_forwarded_for_is_trusted_only_from_configured_proxies(settings: Settings, trusted: bool) -> None:
     configured = settings.model_copy(
@@ -315,7 +296,7 @@ def test_x_forwarded_for_is_trusted_only_from_configured_proxies(settings: Setti
             "forwarded_allow_ips": ["127.0.0.1"] if trusted else [],
         }
     )
-    with served(configured) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+    with serve(configured) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
         answers = [
             client.post(
                 "/api/v1/auth/login",

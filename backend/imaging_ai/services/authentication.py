@@ -127,6 +127,12 @@ class _Attempt:
     credentials: _Credentials | None
 
 
+def _unchanged(user: User, credentials: _Credentials | None) -> bool:
+    """The account's password is still the one checked outside the transaction: a password changed (or
+    reset) meanwhile wins over a check against the old one."""
+    return credentials is not None and user.password_hash == credentials.password_hash
+
+
 class SignInService:
     """Password checks (sign-in, changing one's own password) behind the throttle.
 
@@ -185,12 +191,7 @@ class SignInService:
         now = datetime.now(UTC)
         credentials = attempt.credentials
         user = UserRepository(session).get(credentials.user_id) if credentials else None
-        # The account may have changed while the password was checked: a new password or deactivation
-        # wins over a check against the old state.
-        unchanged = (
-            user is not None and credentials is not None and user.password_hash == credentials.password_hash
-        )
-        if user is None or not password_ok or not unchanged:
+        if user is None or not password_ok or not _unchanged(user, credentials):
             self._record_failure(session, name, client_address, "auth.login_failed", "bad_credentials", None)
             return None
         if not user.is_active or user.kind != "person":
@@ -248,12 +249,7 @@ class SignInService:
         new_hash = passwords.hash_password(new_password) if ok else None
         with transaction(self.session_factory) as session:
             user = UserRepository(session).get(user_id)
-            if (
-                user is None
-                or new_hash is None
-                or credentials is None
-                or user.password_hash != credentials.password_hash
-            ):
+            if user is None or new_hash is None or not _unchanged(user, credentials):
                 self._record_failure(
                     session,
                     name,
