@@ -47,6 +47,8 @@ def end_transaction(session: Session) -> None:
     A read-only route's transaction would otherwise last until the route returns: on SQLite every
     transaction holds the write lock (BEGIN IMMEDIATE), so decoding an image inside it stalls every
     other request. Objects already loaded stay usable (sessions do not expire them on commit); a
-    later query starts a new transaction, which `transaction` commits as usual.
+    later query starts a new transaction, which `transaction` commits as usual. What was committed
+    here is kept if that later transaction fails: its undo hooks are dropped.
     """
     session.commit()
+    session.info.pop(_HOOKS_KEY, None)

@@ -12,6 +12,8 @@ import hmac
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,7 @@ from imaging_ai.imaging import (
     DecodedImage,
     ImageError,
     ImageFormat,
+    ImageMetadata,
     decode_image,
     deidentify_dicom,
     sniff_format,
@@ -61,7 +64,18 @@ class IngestResult:
     created: bool
     decoded: DecodedImage | None
     """The image as decoded during validation, so a prediction need not decode it again; None unless
-    asked for (`keep_decoded`)."""
+    asked for (`ingest_decoded`)."""
+
+
+@dataclass
+class _PreparedUpload:
+    data: bytes
+    """The bytes to store: de-identified DICOM, or PNG/JPEG stripped of metadata."""
+    metadata: ImageMetadata
+    rendition: bytes | None
+    patient_key: str | None
+    institution: str | None
+    decoded: DecodedImage | None
 
 
 def normalise_site(raw: str | None) -> str | None:
@@ -85,14 +99,27 @@ class IngestionService:
         self.max_image_pixels = max_image_pixels
         self.pseudonym_key = pseudonym_key
 
-    def ingest(
-        self,
-        data: bytes,
-        *,
-        site: str | None = None,
-        patient_id: str | None = None,
-        keep_decoded: bool = True,
-    ) -> IngestResult:
+    def ingest(self, data: bytes, *, site: str | None = None, patient_id: str | None = None) -> IngestResult:
+        """Validate, de-identify, decode, store and record an upload (`decoded` is None)."""
+        with decode_slot():
+            prepared = self._prepare(data, patient_id)
+            # The arrays (8 bytes a pixel) must not outlive the decode slot while this request waits
+            # for the database (SQLite serialises writers): that would undo the slots' bound.
+            prepared.decoded = None
+        return self._record(prepared, site)
+
+    @contextmanager
+    def ingest_decoded(
+        self, data: bytes, *, site: str | None = None, patient_id: str | None = None
+    ) -> Iterator[IngestResult]:
+        """As `ingest`, keeping the decoded image for the caller (a prediction need not decode it
+        again). The decode slot is held until the block ends, so the arrays stay within the bound."""
+        with decode_slot():
+            prepared = self._prepare(data, patient_id)
+            yield self._record(prepared, site)
+
+    def _prepare(self, data: bytes, patient_id: str | None) -> _PreparedUpload:
+        """Everything that can refuse an upload, in memory, before the store or the database is touched."""
         try:
             image_format = sniff_format(data)
             institution: str | None = None
@@ -107,16 +134,10 @@ class IngestionService:
                 # stripped bytes are what is decoded, hashed and kept, so two uploads differing only
                 # in metadata are one image.
                 data = strip_metadata(data, image_format)
-            with decode_slot():  # the rendition is made from the decoded arrays while they are fresh
-                decoded = decode_image(data, max_pixels=self.max_image_pixels)
-                rendition: bytes | None = None
-                if needs_rendition(decoded.metadata.rows, decoded.metadata.cols):
-                    rendition = rendition_bytes(make_rendition(decoded))
-            meta = decoded.metadata
-            kept = decoded if keep_decoded else None
-            # The arrays (8 bytes a pixel) must not outlive the decode slot while this request waits
-            # for the database (SQLite serialises writers): that would undo the slots' bound.
-            del decoded
+            decoded = decode_image(data, max_pixels=self.max_image_pixels)
+            rendition: bytes | None = None
+            if needs_rendition(decoded.metadata.rows, decoded.metadata.cols):
+                rendition = rendition_bytes(make_rendition(decoded))
         except ImageError as exc:
             raise ImageRejectedError(
                 exc.message,
@@ -124,7 +145,10 @@ class IngestionService:
                 status_code=_STATUS_BY_IMAGE_ERROR.get(exc.code, 422),
                 details=exc.details,
             ) from exc
+        return _PreparedUpload(data, decoded.metadata, rendition, patient_key, institution, decoded)
 
+    def _record(self, prepared: _PreparedUpload, site: str | None) -> IngestResult:
+        data, meta, kept = prepared.data, prepared.metadata, prepared.decoded
         content_sha256 = self.store.digest(data)
         existing = self.images.get_by_hash(content_sha256)
         if existing is not None:
@@ -133,8 +157,8 @@ class IngestionService:
         stored = self.store.put(data)
         if stored.created:
             on_rollback(self.session, lambda: self._forget_blob(stored.sha256))
-        if rendition is not None:
-            self.store.put_derived(stored.sha256, RENDITION_NAME, rendition)
+        if prepared.rendition is not None:
+            self.store.put_derived(stored.sha256, RENDITION_NAME, prepared.rendition)
         spacing = meta.pixel_spacing_mm
         image = Image(
             id=uuid.uuid4(),
@@ -152,8 +176,8 @@ class IngestionService:
             pixel_spacing_col_mm=spacing[1] if spacing else None,
             number_of_frames=meta.number_of_frames,
             frame_index=meta.frame_index,
-            site=normalise_site(site) or normalise_site(institution),
-            patient_key=patient_key,
+            site=normalise_site(site) or normalise_site(prepared.institution),
+            patient_key=prepared.patient_key,
         )
         try:
             with self.session.begin_nested():

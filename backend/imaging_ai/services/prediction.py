@@ -105,7 +105,8 @@ class PredictionService:
     def predict(
         self, image: Image, request: PredictionRequest, decoded: DecodedImage | None = None
     ) -> Prediction:
-        """Predicts for a stored image; ``decoded`` is the image as just decoded at upload, if any."""
+        """Predicts for a stored image; ``decoded`` is the image as just decoded at upload, if any
+        (then the caller holds its decode slot until this returns)."""
         task = get_task(request.task)
         # PNG/JPEG carry no modality and are trusted to the uploader; DICOM must match the task.
         if image.modality is not None and image.modality not in task.accepted_modalities:
@@ -116,19 +117,29 @@ class PredictionService:
             )
         site = request.site or image.site
         served = self.serving.version_for(task.name, site)
+        point = self.serving.operating_point(task, site, served.version)
+        # Everything the answer needs from the database is read: end the transaction before loading
+        # weights, decoding and inferring (seconds on a large image), which must neither hold SQLite's
+        # write lock nor keep concurrent predictions from being micro-batched together.
+        end_transaction(self.session)
         route = f"{task.name}@{site or ''}"
         model = self.runtime.serving(route, served.version.id, served.version.store_path)
         started = time.perf_counter()
-        decoded = decoded or self.ingestion.load(image)
-        probabilities, distance = self.runtime.predict(
-            model, tensor_from_decoded(decoded, model.preprocessing)
-        )
+        # The slot is re-entrant: an image decoded at upload is still under its caller's slot.
+        with decode_slot():
+            decoded = decoded or self.ingestion.load(image)
+            tensor = tensor_from_decoded(decoded, model.preprocessing)
+            del decoded
+        probabilities, distance = self.runtime.predict(model, tensor)
         inference_ms = (time.perf_counter() - started) * 1000
         values = [float(p) for p in probabilities]
-        # The runtime may have kept serving an earlier version (new weights refused): its own threshold.
-        version = served.version if model.version == served.version.id else self.versions.get(model.version)
-        assert version is not None
-        point = self.serving.operating_point(task, site, version)
+        version = served.version
+        if model.version != served.version.id:
+            # The runtime kept serving an earlier version (new weights refused): its own threshold.
+            fallback = self.versions.get(model.version)
+            assert fallback is not None
+            version = fallback
+            point = self.serving.operating_point(task, site, version)
         positive = task.label_index(task.positive_label) if task.positive_label else None
         best = int(served_label_index(probabilities.numpy()[None, :], positive, point.threshold)[0])
         served_output = values[positive] if positive is not None else max(values)

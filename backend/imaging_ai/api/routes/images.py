@@ -54,7 +54,7 @@ def upload_image(
         ),
     ] = None,
 ) -> ImagePublic:
-    result = service.ingest(file.file.read(), site=site, patient_id=patient_id, keep_decoded=False)
+    result = service.ingest(file.file.read(), site=site, patient_id=patient_id)
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return ImagePublic.from_record(result.image)

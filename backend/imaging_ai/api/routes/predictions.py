@@ -78,8 +78,8 @@ def create_prediction(
         task=task, site=site, accession_number=accession_number, external_id=external_id
     )
     if file is not None:
-        upload = ingestion.ingest(file.file.read(), site=site, patient_id=patient_id)
-        prediction = predictions.predict(upload.image, request, upload.decoded)
+        with ingestion.ingest_decoded(file.file.read(), site=site, patient_id=patient_id) as upload:
+            prediction = predictions.predict(upload.image, request, upload.decoded)
     else:
         assert image_id is not None
         prediction = predictions.predict(ingestion.get(image_id), request)
