@@ -58,9 +58,35 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "IMAGING_AI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextmanager
+def fresh_database_url(kind: str) -> Iterator[str | None]:
+    """None for the embedded default (SQLite in the server's data directory), or the URL of a new
+    PostgreSQL database on the local server, dropped afterwards."""
+    if kind == "sqlite":
+        yield None
+        return
+    import psycopg  # only the PostgreSQL runs need the driver
+
+    admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"imaging_ai_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextmanager
 def running_server(extra_env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`imaging-ai serve --migrate` on a loopback port with a fresh SQLite data directory."""
+    """`imaging-ai serve` on a loopback port with a fresh data directory (and SQLite database, unless
+    `extra_env` names another with IMAGING_AI_DATABASE_URL)."""
     with tempfile.TemporaryDirectory(prefix="imaging-ai-bench-") as data_dir:
         port = free_port()
         env = {

@@ -1,11 +1,13 @@
 """Prediction speed: the API over real HTTP against the bare pipeline, measured in the same run.
 
-    .venv/bin/python -m bench.prediction_speed [--requests 60] [--image PATH] [--out FILE.json]
+    .venv/bin/python -m bench.prediction_speed [--requests 60] [--databases sqlite postgresql]
+        [--image PATH] [--out FILE.json]
 
 Bare pipeline = decode + preprocess + forward of the task's shipped version, in-process, no HTTP and
 no database. API = `POST /api/v1/predictions` with the file, through uvicorn on loopback (upload,
-de-identify/hash, store, decode, preprocess, forward, record). Figures are ratios against the
-baseline measured here, so they hold across noisy machines.
+de-identify/hash, store, decode, preprocess, forward, record), once per database named (a fresh SQLite
+file, a fresh database on the local PostgreSQL). Figures are ratios against the baseline measured
+here, so they hold across noisy machines.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from pathlib import Path
 
 import torch
 
-from bench.common import DATASETS, ROOT, peak_rss_mib, report, running_server, signed_in_client, summary_ms
+from bench.common import (
+    DATASETS,
+    ROOT,
+    fresh_database_url,
+    peak_rss_mib,
+    report,
+    running_server,
+    signed_in_client,
+    summary_ms,
+)
 from imaging_ai.imaging import decode_image
 from imaging_ai.ml.loading import load_model
 from imaging_ai.ml.preprocessing import tensor_from_decoded
@@ -49,6 +60,7 @@ def main() -> None:
     parser.add_argument(
         "--max-batch", type=int, default=8, help="IMAGING_AI_INFERENCE_MAX_BATCH of the server."
     )
+    parser.add_argument("--databases", nargs="+", choices=("sqlite", "postgresql"), default=["sqlite"])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -61,21 +73,60 @@ def main() -> None:
 
     for _ in range(5):
         bare_pipeline(data, model)
+    result: dict[str, object] = {
+        "image": f"{args.image.parent.name}/{args.image.name}",
+        "requests": args.requests,
+        "server_max_batch": args.max_batch,
+    }
+    for database in args.databases:
+        # The baseline is measured right before each API run: load on a shared machine drifts.
+        bare, bare_throughput = _bare_run(data, model, args)
+        api, api_throughput, server_peak = _api_run(database, args, variants)
+        bare_summary, api_summary = summary_ms(bare), summary_ms(api)
+        result[database] = {
+            "bare_pipeline": bare_summary,
+            "api": api_summary,
+            "api_over_bare_p50": round(api_summary["p50_ms"] / bare_summary["p50_ms"], 3),
+            "api_over_bare_p95": round(api_summary["p95_ms"] / bare_summary["p95_ms"], 3),
+            "throughput": {
+                "concurrent_clients": args.concurrency,
+                "api_requests_per_s": round(api_throughput, 2),
+                "bare_batched_images_per_s": round(bare_throughput, 2),
+                "api_over_bare_batched": round(api_throughput / bare_throughput, 3),
+            },
+            "server_peak_rss_mib": server_peak,
+        }
+    report(result, args.out)
+
+
+def _bare_run(data: bytes, model, args: argparse.Namespace) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
+    """Latencies of the bare pipeline one image at a time, then its throughput in batches of
+    `concurrency` images."""
     bare = []
     for _ in range(args.requests):
         started = time.perf_counter()
         bare_pipeline(data, model)
         bare.append(time.perf_counter() - started)
-
     batch = [data] * args.concurrency
     started = time.perf_counter()
     rounds = max(3, args.requests // args.concurrency)
     for _ in range(rounds):
         bare_batched(batch, model)
-    bare_throughput = rounds * args.concurrency / (time.perf_counter() - started)
+    return bare, rounds * args.concurrency / (time.perf_counter() - started)
 
-    with running_server({"IMAGING_AI_INFERENCE_MAX_BATCH": str(args.max_batch)}) as (base_url, process):
-        with signed_in_client(base_url, timeout=60) as client:
+
+def _api_run(
+    database: str, args: argparse.Namespace, variants: list[bytes]
+) -> tuple[list[float], float, float]:
+    """Latencies of sequential predictions, then the throughput of `concurrency` clients at once."""
+    with fresh_database_url(database) as url:
+        server_env = {"IMAGING_AI_INFERENCE_MAX_BATCH": str(args.max_batch)}
+        if url is not None:
+            server_env["IMAGING_AI_DATABASE_URL"] = url
+        with (
+            running_server(server_env) as (base_url, process),
+            signed_in_client(base_url, timeout=60) as client,
+        ):
 
             def post(index: int) -> float:
                 started = time.perf_counter()
@@ -93,27 +144,9 @@ def main() -> None:
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
                 list(pool.map(post, range(args.requests, args.requests * 2)))
-            api_throughput = args.requests / (time.perf_counter() - started)
-        server_peak = peak_rss_mib(process.pid)
-
-    bare_summary, api_summary = summary_ms(bare), summary_ms(api)
-    result = {
-        "image": f"{args.image.parent.name}/{args.image.name}",
-        "requests": args.requests,
-        "server_max_batch": args.max_batch,
-        "bare_pipeline": bare_summary,
-        "api": api_summary,
-        "api_over_bare_p50": round(api_summary["p50_ms"] / bare_summary["p50_ms"], 3),
-        "api_over_bare_p95": round(api_summary["p95_ms"] / bare_summary["p95_ms"], 3),
-        "throughput": {
-            "concurrent_clients": args.concurrency,
-            "api_requests_per_s": round(api_throughput, 2),
-            "bare_batched_images_per_s": round(bare_throughput, 2),
-            "api_over_bare_batched": round(api_throughput / bare_throughput, 3),
-        },
-        "server_peak_rss_mib": server_peak,
-    }
-    report(result, args.out)
+            throughput = args.requests / (time.perf_counter() - started)
+            peak = peak_rss_mib(process.pid)
+    return api, throughput, peak
 
 
 if __name__ == "__main__":

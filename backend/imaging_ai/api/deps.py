@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.api.state import AppState
 from imaging_ai.ml.drift_detector import DriftPolicy
-from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.accounts import AccountService
 from imaging_ai.services.audit_log import AuditLog
@@ -26,7 +25,6 @@ from imaging_ai.services.monitoring import Monitoring
 from imaging_ai.services.prediction import PredictionService
 from imaging_ai.services.promotion import PromotionService
 from imaging_ai.services.serving import ServingService
-from imaging_ai.services.tasks import get_task
 from imaging_ai.services.training_jobs import TrainingJobService
 from imaging_ai.services.worklist import Worklist
 from imaging_ai.settings import Settings
@@ -143,12 +141,7 @@ def get_feedback_service(
     autonomy: AutonomyServiceDep,
     serving: ServingServiceDep,
 ) -> FeedbackService:
-    def after_verdict(prediction: Prediction) -> None:
-        autonomy.check_after_verdict(prediction.task, prediction.site)
-        serving.refresh_after_verdict(get_task(prediction.task), prediction.site)
-        jobs.maybe_start_automatically(prediction.task, prediction.site)
-
-    return FeedbackService(session, on_verdict=after_verdict)
+    return FeedbackService(session, autonomy=autonomy, serving=serving, training=jobs)
 
 
 FeedbackServiceDep = Annotated[FeedbackService, Depends(get_feedback_service)]

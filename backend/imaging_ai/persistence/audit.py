@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -13,22 +13,32 @@ from sqlalchemy.orm import Session
 from imaging_ai.persistence.models import AuditEvent
 
 
+class AuditActor(Protocol):
+    """Whoever an event is attributed to (a signed-in principal, the system, or the name a sign-in
+    attempt gave), and the address the request came from."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def client_address(self) -> str | None: ...
+
+
 def record_audit_event(
     session: Session,
-    *,
-    actor: str,
+    actor: AuditActor,
     action: str,
+    *,
     target_type: str | None = None,
     target_id: str | None = None,
-    client_address: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
-        actor=actor,
+        actor=actor.username,
         action=action,
         target_type=target_type,
         target_id=target_id,
-        client_address=client_address,
+        client_address=actor.client_address,
         details=details or {},
     )
     session.add(event)

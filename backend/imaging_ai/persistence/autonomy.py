@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import Alert, AutonomyPolicy, Prediction
+from imaging_ai.vocabulary import AutonomyLevel
 
 
 class AutonomyRepository:
@@ -25,7 +26,9 @@ class AutonomyRepository:
 
     def raised_policies(self, task: str) -> Sequence[AutonomyPolicy]:
         return self.session.scalars(
-            select(AutonomyPolicy).where(AutonomyPolicy.task == task, AutonomyPolicy.level != "supervised")
+            select(AutonomyPolicy).where(
+                AutonomyPolicy.task == task, AutonomyPolicy.level != AutonomyLevel.supervised
+            )
         ).all()
 
     def all_policies(self) -> Sequence[AutonomyPolicy]:

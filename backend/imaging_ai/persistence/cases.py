@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import Feedback, Image, Prediction
+from imaging_ai.vocabulary import Verdict
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def verified_cases(session: Session, task: str) -> list[VerifiedCase]:
     for feedback, prediction, image in latest.values():
         if feedback.verdict == "unreadable":
             continue
-        label = prediction.predicted_label if feedback.verdict == "agree" else feedback.label
+        label = prediction.predicted_label if feedback.verdict == Verdict.agree else feedback.label
         assert label is not None
         cases.append(
             VerifiedCase(

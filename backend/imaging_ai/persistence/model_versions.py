@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import ModelVersion
+from imaging_ai.vocabulary import ModelVersionStatus
 
 
 class ModelVersionRepository:
@@ -19,12 +20,14 @@ class ModelVersionRepository:
 
     def active(self, task: str) -> ModelVersion | None:
         return self.session.scalars(
-            select(ModelVersion).where(ModelVersion.task == task, ModelVersion.status == "active")
+            select(ModelVersion).where(
+                ModelVersion.task == task, ModelVersion.status == ModelVersionStatus.active
+            )
         ).first()
 
     def active_version_ids(self) -> dict[str, str]:
         rows = self.session.execute(
-            select(ModelVersion.task, ModelVersion.id).where(ModelVersion.status == "active")
+            select(ModelVersion.task, ModelVersion.id).where(ModelVersion.status == ModelVersionStatus.active)
         )
         return {task: version for task, version in rows}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -26,29 +27,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from imaging_ai.persistence.base import Base, new_id, utcnow
-
-PREDICTION_STATUSES = ("pending_review", "reviewed", "final")
-VERDICTS = ("agree", "disagree", "unreadable")
-MODEL_VERSION_STATUSES = ("candidate", "active", "retired", "rejected")
-TRAINING_JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-TRAINING_JOB_TRIGGERS = ("manual", "automatic")
-PROMOTION_DECISIONS = ("promoted", "held_back")
-USER_KINDS = ("person", "service")
-ROLES = ("clinician", "admin")
-API_KEY_SCOPES = ("read", "predict")
-AUTONOMY_LEVELS = ("supervised", "semi_autonomous", "autonomous")
-ALERT_KINDS = ("agreement_dropped", "new_version", "input_drift", "error_above_target")
-"""`agreement_dropped` is only found on alerts from before per-class error bounds (migration 0006)."""
-ROUTINGS = ("default", "site")
-"""How a prediction's version was chosen: the task's default, or the site's own promoted version."""
-OPERATING_POINT_SOURCES = ("site", "version", "argmax")
-"""Where a served decision threshold came from: the site's verified cases, the version's validation
-data, or none (the label of highest probability; multi-label tasks, and predictions made before
-per-site operating points)."""
+from imaging_ai.vocabulary import (
+    AlertKind,
+    AutonomyLevel,
+    ModelVersionStatus,
+    OperatingPointSource,
+    PredictionStatus,
+    PromotionDecision,
+    Role,
+    Routing,
+    TrainingJobStatus,
+    TrainingTrigger,
+    UserKind,
+    Verdict,
+)
 
 
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
 class Image(Base):
@@ -96,7 +92,7 @@ class ModelVersion(Base):
     activated_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
-        CheckConstraint(_one_of("status", MODEL_VERSION_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", ModelVersionStatus), name="status"),
         # At most one active version per task, enforced by the database itself.
         Index(
             "uq_model_versions_one_active_per_task",
@@ -136,9 +132,9 @@ class TrainingJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
-        CheckConstraint(_one_of("status", TRAINING_JOB_STATUSES), name="status"),
-        CheckConstraint(_one_of("trigger", TRAINING_JOB_TRIGGERS), name="trigger"),
-        CheckConstraint(f"decision IS NULL OR {_one_of('decision', PROMOTION_DECISIONS)}", name="decision"),
+        CheckConstraint(_one_of("status", TrainingJobStatus), name="status"),
+        CheckConstraint(_one_of("trigger", TrainingTrigger), name="trigger"),
+        CheckConstraint(f"decision IS NULL OR {_one_of('decision', PromotionDecision)}", name="decision"),
     )
 
 
@@ -186,15 +182,15 @@ class Prediction(Base):
     operating_point: Mapped[str] = mapped_column(String(16), default="argmax", server_default="argmax")
 
     __table_args__ = (
-        CheckConstraint(_one_of("status", PREDICTION_STATUSES), name="status"),
+        CheckConstraint(_one_of("status", PredictionStatus), name="status"),
         CheckConstraint(
             "blind_read_probability IS NULL OR (blind_read_probability > 0 AND blind_read_probability <= 1)",
             name="blind_read_probability_range",
         ),
         CheckConstraint("NOT blind_read OR blind_read_probability IS NOT NULL", name="blind_read_weighted"),
-        CheckConstraint(_one_of("routing", ROUTINGS), name="routing"),
-        CheckConstraint(_one_of("operating_point", OPERATING_POINT_SOURCES), name="operating_point"),
-        CheckConstraint(_one_of("autonomy_level", AUTONOMY_LEVELS), name="autonomy_level"),
+        CheckConstraint(_one_of("routing", Routing), name="routing"),
+        CheckConstraint(_one_of("operating_point", OperatingPointSource), name="operating_point"),
+        CheckConstraint(_one_of("autonomy_level", AutonomyLevel), name="autonomy_level"),
         CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
     )
 
@@ -223,7 +219,7 @@ class Feedback(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
-        CheckConstraint(_one_of("verdict", VERDICTS), name="verdict"),
+        CheckConstraint(_one_of("verdict", Verdict), name="verdict"),
         CheckConstraint("verdict != 'disagree' OR label IS NOT NULL", name="disagree_has_label"),
         # Serialises concurrent verdicts on one prediction: two writers cannot take the same sequence.
         Index("uq_feedback_prediction_sequence", "prediction_id", "sequence", unique=True),
@@ -267,7 +263,7 @@ class User(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(_one_of("kind", USER_KINDS), name="kind"),
+        CheckConstraint(_one_of("kind", UserKind), name="kind"),
         # Service accounts never have a password: they cannot sign in to the web app.
         CheckConstraint("kind = 'person' OR password_hash IS NULL", name="service_has_no_password"),
     )
@@ -288,7 +284,7 @@ class UserRole(Base):
 
     user: Mapped[User] = relationship(back_populates="roles")
 
-    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_one_of("role", Role), name="role"),)
 
 
 class ApiKey(Base):
@@ -365,7 +361,7 @@ class AutonomyPolicy(Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
-        CheckConstraint(_one_of("level", AUTONOMY_LEVELS), name="level"),
+        CheckConstraint(_one_of("level", AutonomyLevel), name="level"),
         CheckConstraint(
             "blind_read_fraction >= 0 AND blind_read_fraction <= 1", name="blind_read_fraction_range"
         ),
@@ -390,7 +386,7 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column()
     acknowledged_by: Mapped[str | None] = mapped_column(String(128))
 
-    __table_args__ = (CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(_one_of("kind", AlertKind), name="kind"),)
 
 
 class SiteVersion(Base):

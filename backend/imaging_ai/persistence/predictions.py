@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import Prediction
+from imaging_ai.vocabulary import PredictionStatus
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class PredictionFilter:
 
 
 WAITING_FOR_A_CLINICIAN = or_(
-    Prediction.status == "pending_review",
-    (Prediction.status == "final") & Prediction.audit_sample.is_(True),
+    Prediction.status == PredictionStatus.pending_review,
+    (Prediction.status == PredictionStatus.final) & Prediction.audit_sample.is_(True),
 )
 """Worklist membership: waiting for review, or finalised automatically but drawn for audit."""
 

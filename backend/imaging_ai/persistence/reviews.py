@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import Feedback, Image, Prediction
+from imaging_ai.vocabulary import Verdict
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def reviewed_predictions(
         .join(latest, latest.c.prediction_id == Prediction.id)
         .join(Image, Image.id == Prediction.image_id)
         .join(Feedback, (Feedback.prediction_id == Prediction.id) & (Feedback.sequence == latest.c.sequence))
-        .where(Prediction.task == task, Feedback.verdict != "unreadable")
+        .where(Prediction.task == task, Feedback.verdict != Verdict.unreadable)
         .order_by(Feedback.created_at, Prediction.id)
     )
     if model_version is not None:
@@ -64,7 +65,7 @@ def reviewed_predictions(
         query = query.where(Feedback.created_at >= since)
     reviewed = []
     for prediction, feedback, patient_key in session.execute(query).all():
-        label = prediction.predicted_label if feedback.verdict == "agree" else feedback.label
+        label = prediction.predicted_label if feedback.verdict == Verdict.agree else feedback.label
         reviewed.append(
             ReviewedPrediction(
                 prediction_id=prediction.id,

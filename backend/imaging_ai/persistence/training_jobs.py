@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import TrainingJob
+from imaging_ai.vocabulary import TrainingJobStatus
 
 
 class TrainingJobRepository:
@@ -35,7 +36,7 @@ class TrainingJobRepository:
             select(TrainingJob).where(
                 TrainingJob.task == task,
                 self._at(site),
-                TrainingJob.status.in_(("queued", "running")),
+                TrainingJob.status.in_((TrainingJobStatus.queued, TrainingJobStatus.running)),
             )
         ).first()
 
@@ -76,14 +77,16 @@ class TrainingJobRepository:
         """
         for job_id in self.session.scalars(
             select(TrainingJob.id)
-            .where(TrainingJob.status == "queued")
+            .where(TrainingJob.status == TrainingJobStatus.queued)
             .order_by(TrainingJob.created_at)
             .limit(5)
         ).all():
             claimed = self.session.execute(
                 update(TrainingJob)
-                .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
-                .values(status="running", worker_id=worker_id, started_at=now, heartbeat_at=now)
+                .where(TrainingJob.id == job_id, TrainingJob.status == TrainingJobStatus.queued)
+                .values(
+                    status=TrainingJobStatus.running, worker_id=worker_id, started_at=now, heartbeat_at=now
+                )
             )
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 self.session.flush()
@@ -96,7 +99,9 @@ class TrainingJobRepository:
         self.session.execute(update(TrainingJob).where(TrainingJob.id == job_id).values(**values))
 
     def running(self) -> Sequence[TrainingJob]:
-        return self.session.scalars(select(TrainingJob).where(TrainingJob.status == "running")).all()
+        return self.session.scalars(
+            select(TrainingJob).where(TrainingJob.status == TrainingJobStatus.running)
+        ).all()
 
     def by_candidate(self, version_id: str) -> TrainingJob | None:
         """The job that trained a version (None for base versions)."""

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.models import User, UserRole
+from imaging_ai.vocabulary import Role
 
 
 class UserRepository:
@@ -37,7 +38,7 @@ class UserRepository:
             select(func.count())
             .select_from(User)
             .join(UserRole)
-            .where(UserRole.role == "admin", User.is_active.is_(True))
+            .where(UserRole.role == Role.admin, User.is_active.is_(True))
         )
         return int(self.session.scalar(query) or 0)
 

@@ -19,11 +19,12 @@ from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.persistence.api_keys import ApiKeyRepository
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.auth_sessions import AuthSessionRepository
-from imaging_ai.persistence.models import API_KEY_SCOPES, ROLES, ApiKey, User
+from imaging_ai.persistence.models import ApiKey, User
 from imaging_ai.persistence.users import UserRepository
 from imaging_ai.services import passwords
 from imaging_ai.services.authentication import new_api_key, token_hash, unlock_username
 from imaging_ai.services.identity import Actor
+from imaging_ai.vocabulary import ApiKeyScope, Role, UserKind
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -72,7 +73,7 @@ class AccountService:
         *,
         username: str,
         display_name: str | None = None,
-        kind: str = "person",
+        kind: str = UserKind.person,
         roles: Sequence[str] = (),
         password: str | None = None,
     ) -> User:
@@ -137,14 +138,14 @@ class AccountService:
         is_active: bool | None = None,
     ) -> User:
         user = self.get_user(user_id)
-        was_admin = user.is_active and "admin" in user.role_names
+        was_admin = user.is_active and Role.admin in user.role_names
         if display_name is not None:
             user.display_name = display_name.strip()
         if roles is not None and sorted(roles) != user.role_names:
             _check_roles(roles)
-            if user.kind == "service" and roles:
+            if user.kind == UserKind.service and roles:
                 raise InvalidAccountError("A service account has no roles; its API keys carry scopes.")
-            if user.kind == "person" and not roles:
+            if user.kind == UserKind.person and not roles:
                 raise InvalidAccountError("A person needs at least one role; deactivate the account instead.")
             before = user.role_names
             self.users.set_roles(user, roles)
@@ -155,7 +156,7 @@ class AccountService:
                 AuthSessionRepository(self.session).revoke_all_of(user.id, datetime.now(UTC))
             self._audit(actor, "user.activate" if is_active else "user.deactivate", user, {})
         self.session.flush()
-        is_admin = user.is_active and "admin" in user.role_names
+        is_admin = user.is_active and Role.admin in user.role_names
         if was_admin and not is_admin and self.users.count_active_admins() == 0:
             raise LastAdminError("This is the last active administrator; make another one first.")
         return user
@@ -204,10 +205,10 @@ class AccountService:
             raise InvalidAccountError(
                 "API keys belong to service accounts; people sign in with their password."
             )
-        unknown = sorted(set(scopes) - set(API_KEY_SCOPES))
+        unknown = sorted(set(scopes) - set(ApiKeyScope))
         if not scopes or unknown:
             raise InvalidAccountError(
-                "An API key needs one or more scopes.", details={"allowed": list(API_KEY_SCOPES)}
+                "An API key needs one or more scopes.", details={"allowed": list(ApiKeyScope)}
             )
         if expires_in_days is not None and expires_in_days <= 0:
             raise InvalidAccountError("An API key's expiry must be in the future.")
@@ -256,16 +257,15 @@ class AccountService:
     def _audit(self, actor: Actor, action: str, user: User, details: dict[str, Any]) -> None:
         record_audit_event(
             self.session,
-            actor=actor.username,
-            action=action,
+            actor,
+            action,
             target_type="user",
             target_id=str(user.id),
-            client_address=actor.client_address,
             details={"username": user.username, **details},
         )
 
 
 def _check_roles(roles: Sequence[str]) -> None:
-    unknown = sorted(set(roles) - set(ROLES))
+    unknown = sorted(set(roles) - set(Role))
     if unknown:
-        raise InvalidAccountError(f"Unknown roles: {', '.join(unknown)}.", details={"allowed": list(ROLES)})
+        raise InvalidAccountError(f"Unknown roles: {', '.join(unknown)}.", details={"allowed": list(Role)})

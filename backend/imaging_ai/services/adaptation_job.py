@@ -49,6 +49,7 @@ from imaging_ai.services.version_card import CardInputs, adapted_version_card
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
 from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, StoredVersion, read_version, write_version
+from imaging_ai.vocabulary import ModelVersionStatus, PromotionDecision, TrainingJobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -171,12 +172,15 @@ class AdaptationJobRunner:
             self._run(job_id, started)
         except JobCancelled:
             self._update(
-                job_id, status="cancelled", finished_at=datetime.now(UTC), progress={"stage": "cancelled"}
+                job_id,
+                status=TrainingJobStatus.cancelled,
+                finished_at=datetime.now(UTC),
+                progress={"stage": "cancelled"},
             )
         except JobRefused as refused:
             self._update(
                 job_id,
-                status="failed",
+                status=TrainingJobStatus.failed,
                 finished_at=datetime.now(UTC),
                 error=str(refused),
                 progress={"stage": "refused"},
@@ -185,7 +189,7 @@ class AdaptationJobRunner:
             logger.exception("training job failed", extra={"job_id": str(job_id)})
             self._update(
                 job_id,
-                status="failed",
+                status=TrainingJobStatus.failed,
                 finished_at=datetime.now(UTC),
                 error=f"{type(exc).__name__}: the job failed; see the worker log",
                 progress={"stage": "failed"},
@@ -435,7 +439,7 @@ class AdaptationJobRunner:
                 ModelVersion(
                     id=name,
                     task=task.name,
-                    status="candidate",
+                    status=ModelVersionStatus.candidate,
                     parent_id=inputs.parent.version_id,
                     store_path=str(path),
                     weights_sha256=sha256,
@@ -473,9 +477,9 @@ class AdaptationJobRunner:
                     )
             job = session.get(TrainingJob, job_id)
             assert job is not None
-            job.status = "succeeded"
+            job.status = TrainingJobStatus.succeeded
             job.candidate_version_id = name
-            job.decision = "promoted" if decision.promoted else "held_back"
+            job.decision = PromotionDecision.promoted if decision.promoted else PromotionDecision.held_back
             job.decision_reason = decision.reason
             job.evaluation = decision.to_json()
             job.finished_at = datetime.now(UTC)

@@ -29,7 +29,8 @@ from imaging_ai.persistence.models import ApiKey, AuditEvent, AuthSession, User
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.persistence.users import UserRepository
 from imaging_ai.services import passwords
-from imaging_ai.services.identity import Principal, permissions_of_roles, permissions_of_scopes
+from imaging_ai.services.identity import Principal, SystemActor, permissions_of_roles, permissions_of_scopes
+from imaging_ai.vocabulary import UserKind
 
 API_KEY_PREFIX = "iai"
 # Writing `last_used_at` on every call would turn every read into a write; once a minute is enough
@@ -95,7 +96,7 @@ def principal_of_user(
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
-        kind="service" if user.kind == "service" else "person",
+        kind=UserKind.service if user.kind == UserKind.service else UserKind.person,
         roles=() if api_key else tuple(user.role_names),
         permissions=permissions_of_scopes(api_key.scopes)
         if api_key
@@ -214,15 +215,8 @@ class SignInService:
                 expires_at=now + self.policy.session_lifetime,
             )
         )
-        record_audit_event(
-            session,
-            actor=user.username,
-            action="auth.login",
-            target_type="user",
-            target_id=str(user.id),
-            client_address=client_address,
-        )
         principal = principal_of_user(user, client_address=client_address, session=auth_session)
+        record_audit_event(session, principal, "auth.login", target_type="user", target_id=str(user.id))
         return SignedIn(principal, token, auth_session.expires_at)
 
     # --- changing one's own password -----------------------------------------------------------------
@@ -267,11 +261,10 @@ class SignInService:
                 AuthSessionRepository(session).revoke_all_of(user.id, now)
                 record_audit_event(
                     session,
-                    actor=principal.username,
-                    action="user.password_change",
+                    principal,
+                    "user.password_change",
                     target_type="user",
                     target_id=str(user.id),
-                    client_address=principal.client_address,
                     details={"username": user.username},
                 )
                 changed = True
@@ -380,10 +373,9 @@ class SignInService:
             return
         record_audit_event(
             session,
-            actor=name,
-            action=action,
+            SystemActor(name, client_address),
+            action,
             target_type="user",
-            client_address=client_address,
             details={"reason": reason},
         )
 
@@ -404,11 +396,10 @@ class SignInService:
             details["locked_until"] = (locked_since + self.policy.window).isoformat()
         record_audit_event(
             session,
-            actor=name,
-            action=action,
+            SystemActor(name, client_address),
+            action,
             target_type="user",
             target_id=str(user.id) if user is not None else None,
-            client_address=client_address,
             details=details,
         )
 
@@ -482,9 +473,8 @@ class Authenticator:
             auth_session.revoked_at = datetime.now(UTC)
         record_audit_event(
             self.session,
-            actor=principal.username,
-            action="auth.logout",
+            principal,
+            "auth.logout",
             target_type="user",
             target_id=str(principal.user_id),
-            client_address=principal.client_address,
         )

@@ -31,7 +31,7 @@ from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.autonomy import AutonomyRepository
-from imaging_ai.persistence.models import AUTONOMY_LEVELS, Alert, AutonomyPolicy, ModelVersion, Prediction
+from imaging_ai.persistence.models import Alert, AutonomyPolicy, ModelVersion, Prediction
 from imaging_ai.persistence.reviews import reviewed_predictions, served_cases
 from imaging_ai.services.certification import (
     EVERY_CASE,
@@ -45,8 +45,8 @@ from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.identity import Actor, SystemActor
 from imaging_ai.services.serving import NoServingVersionError, ServingService
 from imaging_ai.services.tasks import get_task, require_label
+from imaging_ai.vocabulary import AlertKind, AutonomyLevel, PredictionStatus
 
-RANK = {level: rank for rank, level in enumerate(AUTONOMY_LEVELS)}
 SYSTEM = SystemActor("system")
 
 
@@ -89,12 +89,14 @@ class LevelInForce:
         if self.level == "autonomous":
             return True
         threshold = self.class_thresholds.get(label)
-        return self.level == "semi_autonomous" and threshold is not None and confidence >= threshold
+        return (
+            self.level == AutonomyLevel.semi_autonomous and threshold is not None and confidence >= threshold
+        )
 
     def thresholds_in_force(self, task: TaskSpec) -> dict[str, float | None]:
         """Per label, the confidence at or above which answers are final (None: never)."""
         return {
-            label: EVERY_CASE if self.level == "autonomous" else self.class_thresholds.get(label)
+            label: EVERY_CASE if self.level == AutonomyLevel.autonomous else self.class_thresholds.get(label)
             for label in task.labels
         }
 
@@ -129,7 +131,7 @@ def recommend(
     the most confident answers down) gets its threshold; any certified label supports semi-autonomy;
     every label certified on every answer supports autonomy, from a semi-autonomous level."""
     if drift is None:
-        return Recommendation("supervised", {}, "no version serves this site")
+        return Recommendation(AutonomyLevel.supervised, {}, "no version serves this site")
     if drift.drifted:
         return Recommendation(
             "supervised",
@@ -138,11 +140,16 @@ def recommend(
         )
     certified = {item.label: item.certified_threshold for item in classes}
     described = "; ".join(_describe(item) for item in classes)
-    if all(t == EVERY_CASE for t in certified.values()) and RANK[current.level] >= RANK["semi_autonomous"]:
-        return Recommendation("autonomous", {}, f"every label certified on every answer: {described}")
+    if (
+        all(t == EVERY_CASE for t in certified.values())
+        and AutonomyLevel(current.level).rank >= AutonomyLevel.semi_autonomous.rank
+    ):
+        return Recommendation(
+            AutonomyLevel.autonomous, {}, f"every label certified on every answer: {described}"
+        )
     if any(t is not None for t in certified.values()):
-        return Recommendation("semi_autonomous", certified, described)
-    return Recommendation("supervised", {}, described)
+        return Recommendation(AutonomyLevel.semi_autonomous, certified, described)
+    return Recommendation(AutonomyLevel.supervised, {}, described)
 
 
 def _describe(item: ClassEvidence) -> str:
@@ -186,19 +193,19 @@ class AutonomyService:
         A level earned by another version is not in force."""
         fraction = self.rules.blind_read_fraction
         if site is None:
-            return LevelInForce("supervised", {}, fraction, "no_site", None, None, None, None)
+            return LevelInForce(AutonomyLevel.supervised, {}, fraction, "no_site", None, None, None, None)
         policy = self.policies.policy(task, site)
         if policy is None:
-            return LevelInForce("supervised", {}, fraction, "default", None, None, None, None)
+            return LevelInForce(AutonomyLevel.supervised, {}, fraction, "default", None, None, None, None)
         level, source = policy.level, "site"
         if version_id is None and level != "supervised":
             serving = self._serving(task, site)
             version_id = serving.id if serving else None
-        if level != "supervised" and version_id != policy.model_version_id:
-            level, source = "supervised", "version_changed"
+        if level != AutonomyLevel.supervised and version_id != policy.model_version_id:
+            level, source = AutonomyLevel.supervised, "version_changed"
         return LevelInForce(
             level,
-            dict(policy.class_thresholds or {}) if level == "semi_autonomous" else {},
+            dict(policy.class_thresholds or {}) if level == AutonomyLevel.semi_autonomous else {},
             policy.blind_read_fraction,
             source,
             policy.model_version_id,
@@ -220,17 +227,17 @@ class AutonomyService:
             prediction.predicted_label, prediction.confidence
         )
         if automatic:
-            prediction.status = "final"
+            prediction.status = PredictionStatus.final
             prediction.finalized_by = (
                 "rule:autonomous"
-                if level.level == "autonomous"
+                if level.level == AutonomyLevel.autonomous
                 else f"rule:semi_autonomous({prediction.predicted_label}:confidence>="
                 f"{level.class_thresholds[prediction.predicted_label]})"
             )
             prediction.finalized_at = datetime.now(UTC)
             prediction.audit_sample = prediction.blind_read
         else:
-            prediction.status = "pending_review"
+            prediction.status = PredictionStatus.pending_review
         self.session.flush()
         if level.level != "supervised":
             self.check_drift(prediction.task, prediction.site)
@@ -292,7 +299,11 @@ class AutonomyService:
         spec = get_task(task)
         current = self.site_autonomy(task, site)
         recommended = current.recommendation
-        if RANK[level] > RANK[current.level.level] and RANK[recommended.level] < RANK[level]:
+        wanted = AutonomyLevel(level).rank
+        if (
+            wanted > AutonomyLevel(current.level.level).rank
+            and AutonomyLevel(recommended.level).rank < wanted
+        ):
             raise AutonomyRefusedError(
                 f"The evidence does not support {level} here: {recommended.reason}.",
                 details={"recommended_level": recommended.level},
@@ -337,7 +348,7 @@ class AutonomyService:
         if site is None:
             return
         level = self.level_for(task, site)
-        if level.level == "supervised" or level.model_version_id is None:
+        if level.level == AutonomyLevel.supervised or level.model_version_id is None:
             return
         spec = get_task(task)
         cases = served_cases(
@@ -351,7 +362,7 @@ class AutonomyService:
                     self.session,
                     task,
                     site,
-                    "error_above_target",
+                    AlertKind.error_above_target,
                     f"Answers finalised as {label} are wrong more often than the target {target} "
                     f"(error {state.bound.estimate:.3f}, time-uniform lower bound {state.bound.lower:.3f}, "
                     f"on {state.bound.blind_reads} blind reads).",
@@ -369,7 +380,7 @@ class AutonomyService:
                 self.session,
                 task,
                 site,
-                "input_drift",
+                AlertKind.input_drift,
                 f"The drift test fired at {site} ({report.which}: {report.statistic} > {report.threshold} "
                 f"over "
                 f"the latest {report.images} images).",
@@ -408,7 +419,7 @@ def set_level(
     """Writes a site's level, with an audit event. `blind_read_fraction` None keeps the site's."""
     policies = AutonomyRepository(session)
     existing = policies.policy(task, site)
-    before = existing.level if existing else "supervised"
+    before = existing.level if existing else AutonomyLevel.supervised
     policy = existing or AutonomyPolicy(task=task, site=site, blind_read_fraction=default_fraction)
     policy.level = level
     policy.class_thresholds = dict(thresholds) if thresholds else None
@@ -423,11 +434,10 @@ def set_level(
     session.flush()
     record_audit_event(
         session,
-        actor=actor.username,
-        action=action,
+        actor,
+        action,
         target_type="autonomy",
         target_id=f"{task}/{site}",
-        client_address=actor.client_address,
         details={
             "before": before,
             "after": level,
@@ -484,7 +494,7 @@ def fall_back_on_promotion(
             session,
             task,
             policy.site,
-            "new_version",
+            AlertKind.new_version,
             f"Version {version_id} now serves{where}; its autonomy must be earned again.",
             {"version": version_id, "site": site},
         )

@@ -9,9 +9,8 @@ none is lost.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,13 +19,13 @@ from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.feedback import FeedbackRepository
 from imaging_ai.persistence.models import Feedback, Prediction
+from imaging_ai.services.autonomy import AutonomyService
 from imaging_ai.services.identity import Principal
+from imaging_ai.services.serving import ServingService
 from imaging_ai.services.tasks import get_task, require_label
+from imaging_ai.services.training_jobs import TrainingJobService
+from imaging_ai.vocabulary import GivenVerdict, PredictionStatus, Verdict
 
-Verdict = Literal["agree", "disagree", "unreadable", "read"]
-"""`read`: the label a clinician reads, with or without the AI's answer in view; the only way to answer
-a blind read (agreeing with an answer one has not seen means nothing). Stored as `agree` when it is the
-AI's label, else `disagree` with it."""
 MAX_ATTEMPTS = 10
 
 
@@ -42,7 +41,7 @@ class BlindReadError(DomainError):
 
 @dataclass(frozen=True)
 class VerdictRequest:
-    verdict: Verdict
+    verdict: GivenVerdict
     label: str | None = None
     notes: str | None = None
 
@@ -57,20 +56,33 @@ def label_of_record(prediction: Prediction, latest: Feedback | None) -> str | No
 
 
 class FeedbackService:
-    def __init__(self, session: Session, on_verdict: Callable[[Prediction], object] | None = None) -> None:
+    """Records verdicts; after each, the site's autonomy is re-checked (it may fall back), the site's
+    operating point refreshed, and training started when enough new verdicts have come."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        autonomy: AutonomyService,
+        serving: ServingService,
+        training: TrainingJobService,
+    ) -> None:
         self.session = session
         self.feedback = FeedbackRepository(session)
-        self.on_verdict = on_verdict
-        """Called with the prediction after each verdict (training may start, autonomy may fall back)."""
+        self.autonomy = autonomy
+        self.serving = serving
+        self.training = training
 
     def record(self, prediction_id: uuid.UUID, request: VerdictRequest, *, reviewer: Principal) -> Feedback:
         """Records a verdict under the authenticated reviewer's identity, with an audit event."""
         prediction = self._prediction(prediction_id)
         self._validate(prediction, request)
         blind = prediction.awaits_blind_read
-        verdict, label = request.verdict, request.label
-        if verdict == "read":
-            verdict = "agree" if label == prediction.predicted_label else "disagree"
+        label = request.label
+        if request.verdict == GivenVerdict.read:
+            verdict = Verdict.agree if label == prediction.predicted_label else Verdict.disagree
+        else:
+            verdict = Verdict(request.verdict)
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 with self.session.begin_nested():
@@ -81,23 +93,22 @@ class FeedbackService:
                             prediction_id=prediction_id,
                             sequence=self.feedback.next_sequence(prediction_id),
                             verdict=verdict,
-                            label=label if verdict == "disagree" else None,
+                            label=label if verdict == Verdict.disagree else None,
                             reviewer=reviewer.username,
                             reviewer_id=reviewer.user_id,
                             notes=request.notes,
                             blind=blind,
                         )
                     )
-                    prediction.status = "reviewed"
+                    prediction.status = PredictionStatus.reviewed
             except IntegrityError:
                 continue  # a concurrent verdict took this sequence number; take the next one
             record_audit_event(
                 self.session,
-                actor=reviewer.username,
-                action="feedback.verdict",
+                reviewer,
+                "feedback.verdict",
                 target_type="prediction",
                 target_id=str(prediction_id),
-                client_address=reviewer.client_address,
                 # The label and the verdict only: notes are free text and may hold patient data.
                 details={
                     "verdict": entry.verdict,
@@ -106,12 +117,16 @@ class FeedbackService:
                     "blind": entry.blind,
                 },
             )
-            if self.on_verdict is not None:
-                self.on_verdict(prediction)
+            self._after_verdict(prediction)
             return entry
         raise DomainError(
             "The prediction is being reviewed concurrently; try again.", code="conflict", status_code=409
         )
+
+    def _after_verdict(self, prediction: Prediction) -> None:
+        self.autonomy.check_after_verdict(prediction.task, prediction.site)
+        self.serving.refresh_after_verdict(get_task(prediction.task), prediction.site)
+        self.training.maybe_start_automatically(prediction.task, prediction.site)
 
     def history(self, prediction_id: uuid.UUID) -> tuple[Prediction, Sequence[Feedback]]:
         prediction = self._prediction(prediction_id)
@@ -126,19 +141,19 @@ class FeedbackService:
     @staticmethod
     def _validate(prediction: Prediction, request: VerdictRequest) -> None:
         task = get_task(prediction.task)
-        if prediction.awaits_blind_read and request.verdict in ("agree", "disagree"):
+        if prediction.awaits_blind_read and request.verdict in (GivenVerdict.agree, GivenVerdict.disagree):
             raise BlindReadError(
                 "This case is read blind: send `read` with the label you see (or `unreadable`); the AI's "
                 "answer is shown once your verdict is in.",
                 details={"labels": list(task.labels)},
             )
-        if request.verdict == "read":
+        if request.verdict == GivenVerdict.read:
             if request.label is None:
                 raise InvalidVerdictError(
                     "A read needs the `label` you see.", details={"labels": list(task.labels)}
                 )
             require_label(task, request.label)
-        elif request.verdict == "disagree":
+        elif request.verdict == GivenVerdict.disagree:
             if request.label is None:
                 raise InvalidVerdictError(
                     "A disagreement needs the correct `label`.", details={"labels": list(task.labels)}
@@ -149,7 +164,7 @@ class FeedbackService:
                     "The correct label given is the AI's own answer; send `agree` instead.",
                     details={"predicted_label": prediction.predicted_label},
                 )
-        elif request.verdict == "agree":
+        elif request.verdict == GivenVerdict.agree:
             if request.label is not None and request.label != prediction.predicted_label:
                 raise InvalidVerdictError(
                     "`agree` confirms the AI's label; to give another label send `disagree`.",

@@ -14,6 +14,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from imaging_ai.vocabulary import ApiKeyScope, Role, UserKind
+
 
 class Permission(StrEnum):
     READ = "read"
@@ -27,12 +29,12 @@ class Permission(StrEnum):
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "clinician": frozenset({Permission.READ, Permission.PREDICT, Permission.REVIEW}),
-    "admin": frozenset(Permission),
+    Role.clinician: frozenset({Permission.READ, Permission.PREDICT, Permission.REVIEW}),
+    Role.admin: frozenset(Permission),
 }
 SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "read": frozenset({Permission.READ}),
-    "predict": frozenset({Permission.PREDICT}),
+    ApiKeyScope.read: frozenset({Permission.READ}),
+    ApiKeyScope.predict: frozenset({Permission.PREDICT}),
 }
 
 
@@ -55,7 +57,7 @@ class Principal:
     user_id: uuid.UUID
     username: str
     display_name: str
-    kind: Literal["person", "service"]
+    kind: UserKind
     roles: tuple[str, ...]
     permissions: frozenset[Permission]
     credential: Literal["session", "api_key"]
@@ -71,7 +73,8 @@ class Principal:
 
 @dataclass(frozen=True)
 class SystemActor:
-    """An actor without an account: the command line, or the service itself (automatic decisions)."""
+    """An actor that is not a signed-in account: the command line, the service itself (automatic
+    decisions), or a sign-in attempt known only by the name it gave."""
 
     username: str
     client_address: str | None = None

@@ -62,19 +62,20 @@ _SITE_PATTERN = re.compile(r"[^A-Za-z0-9._+\- ]")
 class IngestResult:
     image: Image
     created: bool
-    decoded: DecodedImage | None
-    """The image as decoded during validation, so a prediction need not decode it again; None unless
-    asked for (`ingest_decoded`)."""
 
 
 @dataclass
-class _PreparedUpload:
+class PreparedUpload:
+    """An upload that passed every check, in memory: nothing is stored yet."""
+
     data: bytes
     """The bytes to store: de-identified DICOM, or PNG/JPEG stripped of metadata."""
+    content_sha256: str
     metadata: ImageMetadata
     rendition: bytes | None
     patient_key: str | None
-    institution: str | None
+    site: str | None
+    """The uploader's site label, else the DICOM institution's, normalised."""
     decoded: DecodedImage | None
 
 
@@ -100,25 +101,28 @@ class IngestionService:
         self.pseudonym_key = pseudonym_key
 
     def ingest(self, data: bytes, *, site: str | None = None, patient_id: str | None = None) -> IngestResult:
-        """Validate, de-identify, decode, store and record an upload (`decoded` is None)."""
+        """Validate, de-identify, decode, store and record an upload."""
         with decode_slot():
-            prepared = self._prepare(data, patient_id)
+            upload = self._prepare(data, site, patient_id)
             # The arrays (8 bytes a pixel) must not outlive the decode slot while this request waits
             # for the database (SQLite serialises writers): that would undo the slots' bound.
-            prepared.decoded = None
-        return self._record(prepared, site)
+            upload.decoded = None
+        return self.record(upload)
 
     @contextmanager
-    def ingest_decoded(
+    def prepare_decoded(
         self, data: bytes, *, site: str | None = None, patient_id: str | None = None
-    ) -> Iterator[IngestResult]:
-        """As `ingest`, keeping the decoded image for the caller (a prediction need not decode it
-        again). The decode slot is held until the block ends, so the arrays stay within the bound."""
+    ) -> Iterator[PreparedUpload]:
+        """Every check of `ingest`, keeping the decoded image for the caller (a prediction) while it
+        holds the decode slot, until the block ends; nothing is stored until `record`."""
         with decode_slot():
-            prepared = self._prepare(data, patient_id)
-            yield self._record(prepared, site)
+            yield self._prepare(data, site, patient_id)
 
-    def _prepare(self, data: bytes, patient_id: str | None) -> _PreparedUpload:
+    def stored_copy(self, upload: PreparedUpload) -> Image | None:
+        """The stored image with the same bytes, if any."""
+        return self.images.get_by_hash(upload.content_sha256)
+
+    def _prepare(self, data: bytes, site: str | None, patient_id: str | None) -> PreparedUpload:
         """Everything that can refuse an upload, in memory, before the store or the database is touched."""
         try:
             image_format = sniff_format(data)
@@ -145,20 +149,28 @@ class IngestionService:
                 status_code=_STATUS_BY_IMAGE_ERROR.get(exc.code, 422),
                 details=exc.details,
             ) from exc
-        return _PreparedUpload(data, decoded.metadata, rendition, patient_key, institution, decoded)
+        return PreparedUpload(
+            data=data,
+            content_sha256=self.store.digest(data),
+            metadata=decoded.metadata,
+            rendition=rendition,
+            patient_key=patient_key,
+            site=normalise_site(site) or normalise_site(institution),
+            decoded=decoded,
+        )
 
-    def _record(self, prepared: _PreparedUpload, site: str | None) -> IngestResult:
-        data, meta, kept = prepared.data, prepared.metadata, prepared.decoded
-        content_sha256 = self.store.digest(data)
-        existing = self.images.get_by_hash(content_sha256)
+    def record(self, upload: PreparedUpload) -> IngestResult:
+        """Store the bytes (once per content) and record the image; undone if the transaction fails."""
+        existing = self.stored_copy(upload)
         if existing is not None:
-            return IngestResult(image=existing, created=False, decoded=kept)
+            return IngestResult(image=existing, created=False)
 
-        stored = self.store.put(data)
+        stored = self.store.put(upload.data)
         if stored.created:
             on_rollback(self.session, lambda: self._forget_blob(stored.sha256))
-        if prepared.rendition is not None:
-            self.store.put_derived(stored.sha256, RENDITION_NAME, prepared.rendition)
+        if upload.rendition is not None:
+            self.store.put_derived(stored.sha256, RENDITION_NAME, upload.rendition)
+        meta = upload.metadata
         spacing = meta.pixel_spacing_mm
         image = Image(
             id=uuid.uuid4(),
@@ -176,20 +188,20 @@ class IngestionService:
             pixel_spacing_col_mm=spacing[1] if spacing else None,
             number_of_frames=meta.number_of_frames,
             frame_index=meta.frame_index,
-            site=normalise_site(site) or normalise_site(prepared.institution),
-            patient_key=prepared.patient_key,
+            site=upload.site,
+            patient_key=upload.patient_key,
         )
         try:
             with self.session.begin_nested():
                 self.images.add(image)
         except IntegrityError:
             # The same bytes were recorded by a concurrent upload between our check and our insert.
-            winner = self.images.get_by_hash(content_sha256)
+            winner = self.stored_copy(upload)
             if winner is None:
                 raise
-            return IngestResult(image=winner, created=False, decoded=kept)
+            return IngestResult(image=winner, created=False)
         logger.info("image stored", extra={"image_id": str(image.id), "format": meta.format.value})
-        return IngestResult(image=image, created=True, decoded=kept)
+        return IngestResult(image=image, created=True)
 
     def get(self, image_id: uuid.UUID) -> Image:
         image = self.images.get(image_id)

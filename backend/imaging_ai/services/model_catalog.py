@@ -22,6 +22,7 @@ from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.serving import NoServingVersionError, ServedOperatingPoint, ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
 from imaging_ai.storage.model_store import ModelStoreError, StoredVersion, list_versions, read_version
+from imaging_ai.vocabulary import ModelVersionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def sync_store_to_database(session: Session, roots: list[Path]) -> SyncReport:
                     ModelVersion(
                         id=stored.version,
                         task=stored.task,
-                        status="candidate",
+                        status=ModelVersionStatus.candidate,
                         parent_id=stored.card.get("parent_version"),
                         store_path=str(stored.path),
                         weights_sha256=stored.weights_sha256,
@@ -70,7 +71,7 @@ def sync_store_to_database(session: Session, roots: list[Path]) -> SyncReport:
             except ModelStoreError:
                 logger.error("model version refused: weights do not match", extra={"version": stored.version})
                 if record.status != "rejected":
-                    record.status = "rejected"
+                    record.status = ModelVersionStatus.rejected
                     report.rejected.append(stored.version)
                 continue
     session.flush()
@@ -80,11 +81,11 @@ def sync_store_to_database(session: Session, roots: list[Path]) -> SyncReport:
         base = [
             version
             for version in repository.for_task(task)
-            if version.status == "candidate" and version.parent_id is None
+            if version.status == ModelVersionStatus.candidate and version.parent_id is None
         ]
         if base:
             chosen = base[0]
-            chosen.status = "active"
+            chosen.status = ModelVersionStatus.active
             chosen.activated_at = datetime.now(UTC)
             report.activated.append(chosen.id)
     session.flush()

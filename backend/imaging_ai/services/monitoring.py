@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import AUTONOMY_LEVELS, Prediction
+from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.services.evidence import Evidence, gather
 from imaging_ai.services.statistics import ReliabilityBin, reliability_bins
 from imaging_ai.services.tasks import get_task
+from imaging_ai.vocabulary import AutonomyLevel
 
 Bucketing = Literal["day", "cases"]
 
@@ -96,7 +97,7 @@ class Monitoring:
             training_jobs=TrainingJobRepository(self.session).counts_by_status(),
             worklist_depth=PredictionRepository(self.session).waiting_counts(),
             levels={
-                (policy.task, policy.site): AUTONOMY_LEVELS.index(policy.level)
+                (policy.task, policy.site): AutonomyLevel(policy.level).rank
                 for policy in AutonomyRepository(self.session).all_policies()
             },
         )

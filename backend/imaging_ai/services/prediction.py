@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
@@ -18,19 +19,22 @@ from imaging_ai.imaging import DecodedImage
 from imaging_ai.imaging.decode import decode_slot
 from imaging_ai.ml.feature_density import FeatureDensity
 from imaging_ai.ml.heatmap import grad_cam, overlay_png
+from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.operating_point import served_label_index
 from imaging_ai.ml.preprocessing import tensor_from_decoded
+from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Image, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
 from imaging_ai.persistence.unit_of_work import end_transaction
 from imaging_ai.services.autonomy import AutonomyService
 from imaging_ai.services.identity import Principal
-from imaging_ai.services.ingestion import IngestionService, pseudonymise
+from imaging_ai.services.ingestion import IngestionService, PreparedUpload, pseudonymise
 from imaging_ai.services.model_runtime import ModelRuntime
-from imaging_ai.services.serving import ServingService
+from imaging_ai.services.serving import ServedOperatingPoint, ServedVersion, ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task, require_label
 from imaging_ai.storage.blob_store import write_atomically
+from imaging_ai.vocabulary import PredictionStatus, Routing, UserKind
 
 
 class ImageRequiredError(DomainError):
@@ -72,7 +76,33 @@ def answer_visible(prediction: Prediction, viewer: Principal) -> bool:
     account, which reads nothing) gets it only once it is final."""
     if not prediction.awaits_blind_read:
         return True
-    return viewer.kind == "service" and prediction.status == "final"
+    return viewer.kind == UserKind.service and prediction.status == PredictionStatus.final
+
+
+def _check_modality(task: TaskSpec, modality: str | None) -> None:
+    # PNG/JPEG carry no modality and are trusted to the uploader; DICOM must match the task.
+    if modality is not None and modality not in task.accepted_modalities:
+        raise ModalityMismatchError(
+            f"Task {task.name} takes {', '.join(sorted(task.accepted_modalities))} images; "
+            f"this image is {modality}.",
+            details={"task": task.name, "image_modality": modality},
+        )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    task: TaskSpec
+    site: str | None
+    served: ServedVersion
+    point: ServedOperatingPoint
+
+
+@dataclass(frozen=True)
+class _Answer:
+    model: LoadedModel
+    probabilities: torch.Tensor
+    distance: float | None
+    inference_ms: float
 
 
 @dataclass(frozen=True)
@@ -102,48 +132,60 @@ class PredictionService:
         self.versions = ModelVersionRepository(session)
         self.heatmap_dir = heatmap_dir
 
-    def predict(
-        self, image: Image, request: PredictionRequest, decoded: DecodedImage | None = None
-    ) -> Prediction:
-        """Predicts for a stored image; ``decoded`` is the image as just decoded at upload, if any
-        (then the caller holds its decode slot until this returns)."""
+    def predict_upload(self, upload: PreparedUpload, request: PredictionRequest) -> Prediction:
+        """Predicts for an upload decoded under the caller's decode slot: the model runs with no
+        transaction open, then the image (unless already stored) and the prediction are written in one
+        short transaction, so a failure leaves neither."""
+        assert upload.decoded is not None
         task = get_task(request.task)
-        # PNG/JPEG carry no modality and are trusted to the uploader; DICOM must match the task.
-        if image.modality is not None and image.modality not in task.accepted_modalities:
-            raise ModalityMismatchError(
-                f"Task {task.name} takes {', '.join(sorted(task.accepted_modalities))} images; "
-                f"this image is {image.modality}.",
-                details={"task": task.name, "image_modality": image.modality},
-            )
-        site = request.site or image.site
+        _check_modality(task, upload.metadata.modality)
+        stored = self.ingestion.stored_copy(upload)
+        plan = self._plan(task, request.site or (stored.site if stored else upload.site))
+        answer = self._answer(plan, upload.decoded)
+        image = self.ingestion.record(upload).image
+        return self._record(image, plan, answer, request)
+
+    def predict(self, image: Image, request: PredictionRequest) -> Prediction:
+        """Predicts for a stored image, decoded (under a decode slot) with no transaction open."""
+        task = get_task(request.task)
+        _check_modality(task, image.modality)
+        plan = self._plan(task, request.site or image.site)
+        with decode_slot():
+            tensor_source = self.ingestion.load(image)
+            answer = self._answer(plan, tensor_source)
+        return self._record(image, plan, answer, request)
+
+    def _plan(self, task: TaskSpec, site: str | None) -> _Plan:
+        """Which version answers and at which threshold; then the transaction ends, before weights are
+        loaded and the model runs (SQLite's write lock is not held, and concurrent predictions can be
+        micro-batched together)."""
         served = self.serving.version_for(task.name, site)
         point = self.serving.operating_point(task, site, served.version)
-        # Everything the answer needs from the database is read: end the transaction before loading
-        # weights, decoding and inferring (seconds on a large image), which must neither hold SQLite's
-        # write lock nor keep concurrent predictions from being micro-batched together.
         end_transaction(self.session)
-        route = f"{task.name}@{site or ''}"
-        model = self.runtime.serving(route, served.version.id, served.version.store_path)
+        return _Plan(task, site, served, point)
+
+    def _answer(self, plan: _Plan, decoded: DecodedImage) -> _Answer:
+        route = f"{plan.task.name}@{plan.site or ''}"
+        model = self.runtime.serving(route, plan.served.version.id, plan.served.version.store_path)
         started = time.perf_counter()
-        # The slot is re-entrant: an image decoded at upload is still under its caller's slot.
-        with decode_slot():
-            decoded = decoded or self.ingestion.load(image)
-            tensor = tensor_from_decoded(decoded, model.preprocessing)
-            del decoded
+        tensor = tensor_from_decoded(decoded, model.preprocessing)
         probabilities, distance = self.runtime.predict(model, tensor)
-        inference_ms = (time.perf_counter() - started) * 1000
-        values = [float(p) for p in probabilities]
-        version = served.version
-        if model.version != served.version.id:
+        return _Answer(model, probabilities, distance, (time.perf_counter() - started) * 1000)
+
+    def _record(self, image: Image, plan: _Plan, answer: _Answer, request: PredictionRequest) -> Prediction:
+        task, site, model = plan.task, plan.site, answer.model
+        values = [float(p) for p in answer.probabilities]
+        version, point = plan.served.version, plan.point
+        if model.version != version.id:
             # The runtime kept serving an earlier version (new weights refused): its own threshold.
             fallback = self.versions.get(model.version)
             assert fallback is not None
             version = fallback
             point = self.serving.operating_point(task, site, version)
         positive = task.label_index(task.positive_label) if task.positive_label else None
-        best = int(served_label_index(probabilities.numpy()[None, :], positive, point.threshold)[0])
+        best = int(served_label_index(answer.probabilities.numpy()[None, :], positive, point.threshold)[0])
         served_output = values[positive] if positive is not None else max(values)
-        guard = _guard(model.density, distance, served_output)
+        guard = _guard(model.density, answer.distance, served_output)
         prediction = Prediction(
             id=uuid.uuid4(),
             image_id=image.id,
@@ -153,16 +195,16 @@ class PredictionService:
             probabilities={label: round(p, 6) for label, p in zip(task.labels, values, strict=True)},
             confidence=min(1.0, max(0.0, values[best])),
             uncertainty=round(normalised_entropy(values), 6),
-            status="pending_review",
+            status=PredictionStatus.pending_review,
             site=site,
-            routing=served.routing if version is served.version else "default",
+            routing=plan.served.routing if version is plan.served.version else Routing.default,
             decision_threshold=point.threshold,
             operating_point=point.source,
             # Accession numbers and the caller's ids point at the patient's study in the hospital's
             # systems: kept only as keyed hashes, like patient ids.
             accession_number=self._pseudonym(request.accession_number),
             external_id=self._pseudonym(request.external_id),
-            inference_ms=round(inference_ms, 2),
+            inference_ms=round(answer.inference_ms, 2),
             **guard,
         )
         self.predictions.add(prediction)

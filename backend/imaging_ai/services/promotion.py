@@ -23,6 +23,7 @@ from imaging_ai.services.autonomy import fall_back_on_promotion
 from imaging_ai.services.identity import Actor
 from imaging_ai.services.serving import NoServingVersionError, ServingService
 from imaging_ai.services.tasks import UnknownModelVersionError, get_task
+from imaging_ai.vocabulary import ModelVersionStatus
 
 
 class PromotionError(DomainError):
@@ -55,21 +56,20 @@ class PromotionService:
         if current is not None and current.id == version.id:
             raise PromotionError(f"{version.id} is already active.")
         if current is not None:
-            current.status = "retired"
+            current.status = ModelVersionStatus.retired
             # Flush the retirement first: the one-active-per-task index checks each statement.
             self.session.flush()
-        version.status = "active"
+        version.status = ModelVersionStatus.active
         version.activated_at = datetime.now(UTC)
         self.session.flush()
         own_sites = {row.site for row in self.serving.site_versions(version.task)}
         fall_back_on_promotion(self.session, version.task, version.id, keep=own_sites)
         record_audit_event(
             self.session,
-            actor=actor.username,
-            action=action,
+            actor,
+            action,
             target_type="model_version",
             target_id=version.id,
-            client_address=actor.client_address,
             details={
                 "task": version.task,
                 "site": None,
@@ -138,11 +138,10 @@ class PromotionService:
             fall_back_on_promotion(self.session, task, after, site=site)
         record_audit_event(
             self.session,
-            actor=actor.username,
-            action=action,
+            actor,
+            action,
             target_type="model_version",
             target_id=after,
-            client_address=actor.client_address,
             details={
                 "task": task,
                 "site": site,
@@ -171,7 +170,11 @@ class PromotionService:
             raise PromotionError(f"Task {task} has no active version to roll back.")
         target = self.versions.get(current.parent_id) if current.parent_id else None
         if target is None or target.status == "rejected":
-            retired = [v for v in self.versions.for_task(task) if v.status == "retired" and v.activated_at]
+            retired = [
+                v
+                for v in self.versions.for_task(task)
+                if v.status == ModelVersionStatus.retired and v.activated_at
+            ]
             target = max(
                 retired, key=lambda v: v.activated_at or datetime.min.replace(tzinfo=UTC), default=None
             )
@@ -189,7 +192,11 @@ class PromotionService:
         current = self.versions.get(own.model_version_id)
         default = self.versions.active(task)
         parent = self.versions.get(current.parent_id) if current and current.parent_id else None
-        if parent is None or parent.status == "rejected" or (default is not None and parent.id == default.id):
+        if (
+            parent is None
+            or parent.status == ModelVersionStatus.rejected
+            or (default is not None and parent.id == default.id)
+        ):
             if default is None:
                 raise PromotionError(f"Task {task} has no default version to roll site {site} back to.")
             self.serving.remove_site_version(task, site)

@@ -31,6 +31,7 @@ from imaging_ai.services.case_split import is_sequestered_group
 from imaging_ai.services.identity import Actor, SystemActor
 from imaging_ai.services.statistics import wilson
 from imaging_ai.storage.model_store import ModelStoreError, read_version
+from imaging_ai.vocabulary import ModelVersionStatus, OperatingPointSource, Routing
 
 
 class NoServingVersionError(DomainError):
@@ -67,12 +68,12 @@ def version_threshold(store_path: str) -> float | None:
 
 def served_threshold_for_version(task: TaskSpec, version: ModelVersion) -> ServedOperatingPoint:
     if not task.is_binary:
-        return ServedOperatingPoint(None, "argmax")
+        return ServedOperatingPoint(None, OperatingPointSource.argmax)
     threshold = version_threshold(version.store_path)
     return (
-        ServedOperatingPoint(threshold, "version")
+        ServedOperatingPoint(threshold, OperatingPointSource.version)
         if threshold is not None
-        else ServedOperatingPoint(None, "argmax")
+        else ServedOperatingPoint(None, OperatingPointSource.argmax)
     )
 
 
@@ -88,24 +89,24 @@ class ServingService:
             own = self.serving.site_version(task, site)
             if own is not None:
                 version = self.versions.get(own.model_version_id)
-                if version is not None and version.status != "rejected":
-                    return ServedVersion(version, "site")
+                if version is not None and version.status != ModelVersionStatus.rejected:
+                    return ServedVersion(version, Routing.site)
         default = self.versions.active(task)
         if default is None:
             raise NoServingVersionError(
                 f"No model version is active for task {task}.", details={"task": task}
             )
-        return ServedVersion(default, "default")
+        return ServedVersion(default, Routing.default)
 
     def operating_point(
         self, task: TaskSpec, site: str | None, version: ModelVersion
     ) -> ServedOperatingPoint:
         if not task.is_binary:
-            return ServedOperatingPoint(None, "argmax")
+            return ServedOperatingPoint(None, OperatingPointSource.argmax)
         if site:
             record = self.serving.operating_point(task.name, site, version.id)
             if record is not None:
-                return ServedOperatingPoint(record.threshold, "site", record)
+                return ServedOperatingPoint(record.threshold, OperatingPointSource.site, record)
         return served_threshold_for_version(task, version)
 
     # --- choosing and recording ------------------------------------------------------------------------
@@ -149,11 +150,10 @@ class ServingService:
         if before is None or abs(before - choice.threshold) > 1e-9:
             record_audit_event(
                 self.session,
-                actor=actor.username,
-                action="operating_point.change",
+                actor,
+                "operating_point.change",
                 target_type="operating_point",
                 target_id=f"{task.name}/{site}/{version_id}",
-                client_address=actor.client_address,
                 details={
                     "task": task.name,
                     "site": site,

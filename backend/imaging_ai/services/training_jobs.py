@@ -20,6 +20,7 @@ from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.services.case_split import is_sequestered
 from imaging_ai.services.identity import Actor, SystemActor
 from imaging_ai.services.tasks import get_task
+from imaging_ai.vocabulary import TrainingJobStatus, TrainingTrigger
 
 
 class JobConflictError(DomainError):
@@ -39,7 +40,7 @@ class TrainingJobService:
         *,
         parameters: dict[str, Any],
         requested_by: Actor,
-        trigger: str = "manual",
+        trigger: str = TrainingTrigger.manual,
         site: str | None = None,
     ) -> TrainingJob:
         get_task(task)
@@ -55,7 +56,7 @@ class TrainingJobService:
                 id=uuid.uuid4(),
                 task=task,
                 site=site,
-                status="queued",
+                status=TrainingJobStatus.queued,
                 trigger=trigger,
                 requested_by=requested_by.username,
                 parameters=parameters,
@@ -79,7 +80,7 @@ class TrainingJobService:
     def cancel(self, job_id: uuid.UUID, *, actor: Actor) -> TrainingJob:
         job = self.get(job_id)
         if job.status == "queued":
-            job.status = "cancelled"
+            job.status = TrainingJobStatus.cancelled
             job.progress = {**job.progress, "stage": "cancelled"}
         elif job.status == "running":
             job.cancel_requested = True  # the worker stops at its next check and cleans up
@@ -109,16 +110,19 @@ class TrainingJobService:
         if self.new_training_cases_since_last_job(task, site) < self.auto_train_after:
             return None
         return self.start(
-            task, parameters={}, requested_by=SystemActor("system"), trigger="automatic", site=site
+            task,
+            parameters={},
+            requested_by=SystemActor("system"),
+            trigger=TrainingTrigger.automatic,
+            site=site,
         )
 
     def _audit(self, actor: Actor, action: str, job: TrainingJob, details: dict[str, Any]) -> None:
         record_audit_event(
             self.session,
-            actor=actor.username,
-            action=action,
+            actor,
+            action,
             target_type="training_job",
             target_id=str(job.id),
-            client_address=actor.client_address,
             details=details,
         )

@@ -14,6 +14,7 @@ from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.operating_point import ThresholdChoice
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.services.gate import GateDecision
+from imaging_ai.vocabulary import PromotionDecision
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def adapted_version_card(inputs: CardInputs) -> dict[str, Any]:
         "metrics_note": "gate:* sets are the evidence the gate decided on; the report half of the source "
         "test split is never read by a job (see docs/adaptation.md)",
         "gate": {
-            "decision": "promoted" if decision.promoted else "held_back",
+            "decision": PromotionDecision.promoted if decision.promoted else PromotionDecision.held_back,
             "promote_for_site": decision.promote_for_site,
             "promote_as_default": decision.promote_as_default,
             "reason": decision.reason,

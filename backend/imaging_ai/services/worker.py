@@ -24,6 +24,7 @@ from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.adaptation_job import AdaptationJobRunner, SourceDataCache
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import ModelStoreError, list_versions, remove_partial_versions
+from imaging_ai.vocabulary import TrainingJobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class Worker:
                 heartbeat = job.heartbeat_at or job.started_at
                 if heartbeat is not None and now - heartbeat < STALE_AFTER:
                     continue
-                job.status = "failed"
+                job.status = TrainingJobStatus.failed
                 job.error = "The worker stopped during the job; the active version was not changed."
                 job.finished_at = now
                 job.progress = {**job.progress, "stage": "abandoned"}

@@ -22,6 +22,7 @@ from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.services.serving import NoServingVersionError, ServingService
 from imaging_ai.services.tasks import get_task
+from imaging_ai.vocabulary import PredictionStatus
 
 WEIGHTS = {"uncertainty": 0.5, "disagreement_risk": 0.3, "waiting": 0.2}
 WAITING_HORIZON_HOURS = 24.0
@@ -88,5 +89,5 @@ class Worklist:
             "waiting": round(min(1.0, max(0.0, waited / WAITING_HORIZON_HOURS)), 4),
         }
         priority = round(sum(WEIGHTS[name] * value for name, value in components.items()), 4)
-        reason = "audit" if prediction.status == "final" else "review"
+        reason = "audit" if prediction.status == PredictionStatus.final else "review"
         return WorklistItem(prediction, priority, components, reason)

@@ -7,17 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
+from imaging_ai import vocabulary
 from imaging_ai.api.deps import IngestionServiceDep, PredictionServiceDep
 from imaging_ai.api.metrics import observe_prediction
 from imaging_ai.api.paging import FilterDatetime, Offset
 from imaging_ai.api.schemas.errors import error_responses
-from imaging_ai.api.schemas.predictions import (
-    AutonomyLevel,
-    PredictionPage,
-    PredictionPublic,
-    PredictionStatus,
-)
+from imaging_ai.api.schemas.predictions import PredictionPage, PredictionPublic
 from imaging_ai.api.schemas.text import Text
+from imaging_ai.api.schemas.vocabulary import AutonomyLevel, PredictionStatus
 from imaging_ai.api.security import CanPredict, CanRead
 from imaging_ai.persistence.predictions import PredictionFilter
 from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
@@ -78,12 +75,16 @@ def create_prediction(
         task=task, site=site, accession_number=accession_number, external_id=external_id
     )
     if file is not None:
-        with ingestion.ingest_decoded(file.file.read(), site=site, patient_id=patient_id) as upload:
-            prediction = predictions.predict(upload.image, request, upload.decoded)
+        with ingestion.prepare_decoded(file.file.read(), site=site, patient_id=patient_id) as upload:
+            prediction = predictions.predict_upload(upload, request)
     else:
         assert image_id is not None
         prediction = predictions.predict(ingestion.get(image_id), request)
-    observe_prediction(prediction.task, prediction.autonomy_level, final=prediction.status == "final")
+    observe_prediction(
+        prediction.task,
+        prediction.autonomy_level,
+        final=prediction.status == vocabulary.PredictionStatus.final,
+    )
     return PredictionPublic.from_record(prediction, caller)
 
 

@@ -12,7 +12,8 @@ from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.models import ModelVersionPublic
 from imaging_ai.api.schemas.text import Text
-from imaging_ai.api.schemas.training import JobStatus, ModelChange, TrainingJobCreate, TrainingJobPublic
+from imaging_ai.api.schemas.training import ModelChange, TrainingJobCreate, TrainingJobPublic
+from imaging_ai.api.schemas.vocabulary import TrainingJobStatus
 from imaging_ai.api.security import IsAdmin, requires
 from imaging_ai.services.identity import Permission
 
@@ -53,7 +54,7 @@ def start_training_job(
 def list_training_jobs(
     jobs: TrainingJobServiceDep,
     task: Text | None = None,
-    status: JobStatus | None = None,
+    status: TrainingJobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> list[TrainingJobPublic]:

@@ -15,11 +15,11 @@ from imaging_ai.api.schemas.accounts import (
     ApiKeyPublic,
     PasswordReset,
     UserCreate,
-    UserKind,
     UserPublic,
     UserUpdate,
 )
 from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.vocabulary import UserKind
 from imaging_ai.api.security import IsAdmin
 
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])

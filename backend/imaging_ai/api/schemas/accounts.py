@@ -8,12 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from imaging_ai import vocabulary
 from imaging_ai.api.schemas.text import Text
+from imaging_ai.api.schemas.vocabulary import ApiKeyScope, Role, UserKind
 from imaging_ai.persistence.models import ApiKey, User
-
-Role = Literal["clinician", "admin"]
-Scope = Literal["read", "predict"]
-UserKind = Literal["person", "service"]
 
 
 class LoginRequest(BaseModel):
@@ -89,7 +87,7 @@ class UserCreate(BaseModel):
         min_length=2, max_length=64, description="Lower-case letters, digits, `.`, `_`, `-`."
     )
     display_name: Text | None = Field(default=None, max_length=128)
-    kind: UserKind = "person"
+    kind: UserKind = vocabulary.UserKind.person
     roles: list[Role] = Field(default_factory=list, description="Required for a person; none for a service.")
     password: SecretStr | None = Field(
         default=None, max_length=256, description="Required for a person (at least 12 characters)."
@@ -124,7 +122,7 @@ class ApiKeyCreate(BaseModel):
     )
 
     name: Text = Field(min_length=1, max_length=128, description="What the key is for.")
-    scopes: list[Scope] = Field(min_length=1, description="`predict` (upload and classify), `read`.")
+    scopes: list[ApiKeyScope] = Field(min_length=1, description="`predict` (upload and classify), `read`.")
     expires_in_days: int | None = Field(
         default=365, ge=1, le=3650, description="Days until the key stops working; null: never."
     )
@@ -135,7 +133,7 @@ class ApiKeyPublic(BaseModel):
     user_id: uuid.UUID
     name: str
     prefix: str = Field(description="The key's public part (`iai_<prefix>_...`), to recognise it.")
-    scopes: list[Scope]
+    scopes: list[ApiKeyScope]
     created_by: str
     created_at: datetime
     expires_at: datetime | None

@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from imaging_ai.api.schemas.predictions import AutonomyLevel, PredictionPublic
+from imaging_ai.api.schemas.predictions import PredictionPublic
 from imaging_ai.api.schemas.text import FreeText, Text
+from imaging_ai.api.schemas.vocabulary import AlertKind, AutonomyLevel
 from imaging_ai.ml.certification import ErrorBound
 from imaging_ai.persistence.models import Alert
 from imaging_ai.services.autonomy import SiteAutonomy
@@ -260,7 +261,7 @@ class AlertPublic(BaseModel):
     id: uuid.UUID
     task: str
     site: str
-    kind: Literal["agreement_dropped", "new_version", "input_drift", "error_above_target"] = Field(
+    kind: AlertKind = Field(
         description="`error_above_target`: a label's finalised answers were shown wrong too often; "
         "`agreement_dropped` only on alerts from before per-class certification."
     )

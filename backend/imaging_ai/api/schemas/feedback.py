@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from imaging_ai.api.schemas.text import FreeText, Text
+from imaging_ai.api.schemas.vocabulary import GivenVerdict, Verdict
 from imaging_ai.persistence.models import Feedback
-
-VerdictName = Literal["agree", "disagree", "unreadable"]
-VerdictGiven = Literal["agree", "disagree", "unreadable", "read"]
 
 
 class VerdictCreate(BaseModel):
@@ -33,7 +30,7 @@ class VerdictCreate(BaseModel):
         },
     )
 
-    verdict: VerdictGiven = Field(
+    verdict: GivenVerdict = Field(
         description="`agree` with the AI, `disagree` (give the correct `label`), `unreadable` (excluded "
         "from training and metrics), or `read`: the `label` you see, the only way to answer a blind read "
         "(`blind_read: true`, answer hidden); it is stored as `agree` or `disagree`."
@@ -48,7 +45,7 @@ class VerdictPublic(BaseModel):
     id: uuid.UUID
     prediction_id: uuid.UUID
     sequence: int = Field(description="1 for the first verdict on the prediction, 2 for the next...")
-    verdict: VerdictName
+    verdict: Verdict
     label: str | None
     reviewer: str = Field(description="The user name of the clinician who gave it (from their sign-in).")
     notes: str | None

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from imaging_ai.api.schemas.vocabulary import ModelVersionStatus, OperatingPointSource, Routing
 from imaging_ai.persistence.models import ModelVersion, OperatingPoint
 from imaging_ai.services.model_catalog import SiteServing, TaskView
 from imaging_ai.services.serving import ServedOperatingPoint
-
-ModelStatus = Literal["candidate", "active", "retired", "rejected"]
-Routing = Literal["site", "default"]
-OperatingPointSource = Literal["site", "version", "argmax"]
 
 
 class OperatingPointPublic(BaseModel):
@@ -134,7 +131,7 @@ class TaskPublic(BaseModel):
 class ModelVersionPublic(BaseModel):
     id: str = Field(examples=["chest-xray-pneumonia.v1"])
     task: str
-    status: ModelStatus
+    status: ModelVersionStatus
     parent: str | None = Field(description="The version this one was fine-tuned from.")
     weights_sha256: str
     created_at: datetime

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from imaging_ai.api.schemas.vocabulary import AutonomyLevel, OperatingPointSource, PredictionStatus, Routing
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.services.identity import Principal
 from imaging_ai.services.prediction import answer_visible
-
-PredictionStatus = Literal["pending_review", "reviewed", "final"]
-AutonomyLevel = Literal["supervised", "semi_autonomous", "autonomous"]
 
 
 class PredictionPublic(BaseModel):
@@ -116,14 +113,14 @@ class PredictionPublic(BaseModel):
         "clinician's verdict is needed (or was given)."
     )
     audit_sample: bool = Field(description="Finalised automatically, but drawn for review anyway.")
-    routing: Literal["site", "default"] = Field(
+    routing: Routing = Field(
         description="How `model_version` was chosen: the site's own version, or the task's default."
     )
     decision_threshold: float | None = Field(
         description="Two-label tasks: `predicted_label` is the positive label when its probability is at or "
         "above this. Null: the label of highest probability (or the answer is hidden)."
     )
-    operating_point: Literal["site", "version", "argmax"] = Field(
+    operating_point: OperatingPointSource = Field(
         description="Where the threshold came from: the site's verified cases, the version's validation "
         "data, or none (predictions made before operating points are `argmax`)."
     )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from imaging_ai.api.schemas.text import FreeText, Text
+from imaging_ai.api.schemas.vocabulary import PromotionDecision, TrainingJobStatus, TrainingTrigger
 from imaging_ai.persistence.models import TrainingJob
-
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class TrainingParameters(BaseModel):
@@ -53,8 +52,8 @@ class TrainingJobPublic(BaseModel):
     id: uuid.UUID
     task: str
     site: str | None = Field(description="The site adapted to; null: every site, for the default.")
-    status: JobStatus
-    trigger: Literal["manual", "automatic"]
+    status: TrainingJobStatus
+    trigger: TrainingTrigger
     requested_by: str | None = Field(description="Who started it: a user name, or `system` (automatic).")
     parameters: dict[str, Any]
     progress: dict[str, Any] = Field(description="Stage, epoch, losses and validation metrics so far.")
@@ -62,7 +61,7 @@ class TrainingJobPublic(BaseModel):
         description="Case ids and counts per site and label trained on."
     )
     candidate_version: str | None
-    decision: Literal["promoted", "held_back"] | None
+    decision: PromotionDecision | None
     decision_reason: str | None = Field(description="Why the candidate was or was not promoted.")
     evaluation: dict[str, Any] | None = Field(
         description="The gate's comparisons (candidate vs the version it would replace, paired by patient: "
