@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Response
 
 from imaging_ai.api.deps import MonitoringDep
 from imaging_ai.api.metrics import render_metrics
-from imaging_ai.api.schemas.autonomy import (
+from imaging_ai.api.schemas.errors import error_responses
+from imaging_ai.api.schemas.monitoring import (
     Calibration,
     MetricsSeriesPublic,
     ReliabilityBinPublic,
     TaskMetrics,
 )
-from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import PUBLIC, requires
 from imaging_ai.services.identity import Permission

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 
 from imaging_ai.api.deps import WorklistDep
 from imaging_ai.api.paging import Offset
-from imaging_ai.api.schemas.autonomy import WorklistEntry, WorklistPage
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.schemas.vocabulary import AutonomyLevel
+from imaging_ai.api.schemas.worklist import WorklistEntry, WorklistPage
 from imaging_ai.api.security import CanRead
 
 router = APIRouter(prefix="/api/v1/worklist", tags=["worklist"])

@@ -1,4 +1,4 @@
-"""Autonomy levels, the evidence behind them, alerts, the worklist and the metrics over time."""
+"""Autonomy levels per site, the evidence behind them, and alerts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from imaging_ai.api.schemas.predictions import PredictionPublic
 from imaging_ai.api.schemas.text import FreeText, Text
 from imaging_ai.api.schemas.vocabulary import AlertKind, AutonomyLevel
 from imaging_ai.ml.certification import ErrorBound
@@ -17,10 +16,7 @@ from imaging_ai.services.autonomy import SiteAutonomy
 from imaging_ai.services.certification import ClassEvidence
 from imaging_ai.services.drift import DriftReport
 from imaging_ai.services.evidence import Evidence
-from imaging_ai.services.identity import Principal
-from imaging_ai.services.monitoring import MetricsSeries
 from imaging_ai.services.statistics import Proportion
-from imaging_ai.services.worklist import WorklistItem
 
 
 class ProportionPublic(BaseModel):
@@ -284,100 +280,3 @@ class AlertPublic(BaseModel):
             acknowledged_at=alert.acknowledged_at,
             acknowledged_by=alert.acknowledged_by,
         )
-
-
-class PriorityComponents(BaseModel):
-    uncertainty: float = Field(description="Normalised entropy of the calibrated probabilities.")
-    disagreement_risk: float = Field(description="Half the AI's doubt, half the site's disagreement rate.")
-    waiting: float = Field(description="Hours since the prediction / 24, at most 1.")
-
-
-class WorklistEntry(BaseModel):
-    prediction: PredictionPublic
-    priority: float | None = Field(
-        description="0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first. Null, like the "
-        "components, while the case awaits its blind read (the uncertainty would hint at the answer)."
-    )
-    components: PriorityComponents | None
-    reason: Literal["review", "audit"]
-
-    @classmethod
-    def of(cls, item: WorklistItem, viewer: Principal) -> WorklistEntry:
-        prediction = PredictionPublic.from_record(item.prediction, viewer)
-        return cls(
-            prediction=prediction,
-            priority=None if prediction.answer_hidden else item.priority,
-            components=None if prediction.answer_hidden else PriorityComponents(**item.components),
-            reason=item.reason,
-        )
-
-
-class WorklistPage(BaseModel):
-    items: list[WorklistEntry]
-    total: int
-    limit: int
-    offset: int
-
-
-class MetricsPointPublic(BaseModel):
-    start: datetime
-    end: datetime
-    predictions: int
-    finalised_automatically: int
-    verdicts: int
-    agreement: ProportionPublic
-    sensitivity: ProportionPublic | None
-    specificity: ProportionPublic | None
-    calibration_error: float | None
-    out_of_distribution_rate: float | None = Field(
-        description="Share of the bucket's images beyond the version's out-of-distribution threshold."
-    )
-
-
-class MetricsSeriesPublic(BaseModel):
-    site: str | None
-    model_version: str
-    points: list[MetricsPointPublic]
-
-    @classmethod
-    def of(cls, series: MetricsSeries) -> MetricsSeriesPublic:
-        return cls(
-            site=series.site,
-            model_version=series.model_version,
-            points=[
-                MetricsPointPublic(
-                    start=point.start,
-                    end=point.end,
-                    predictions=point.predictions,
-                    finalised_automatically=point.finalised_automatically,
-                    verdicts=point.evidence.verdicts,
-                    agreement=ProportionPublic.of(point.evidence.agreement),
-                    sensitivity=ProportionPublic.of(point.evidence.sensitivity),
-                    specificity=ProportionPublic.of(point.evidence.specificity),
-                    calibration_error=point.evidence.calibration_error,
-                    out_of_distribution_rate=point.out_of_distribution_rate,
-                )
-                for point in series.points
-            ],
-        )
-
-
-class ReliabilityBinPublic(BaseModel):
-    low: float
-    high: float
-    n: int
-    confidence_mean: float | None = Field(description="Mean calibrated confidence of the bin's cases.")
-    accuracy: float | None = Field(description="Share of the bin's cases the clinicians agreed with.")
-
-
-class Calibration(BaseModel):
-    task: str
-    model_version: str | None
-    site: str | None
-    bins: list[ReliabilityBinPublic] = Field(description="Ten equal-width confidence bins.")
-
-
-class TaskMetrics(BaseModel):
-    task: str
-    bucket: Literal["day", "cases"]
-    series: list[MetricsSeriesPublic] = Field(description="One series per (site, model version).")

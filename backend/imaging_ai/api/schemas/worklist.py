@@ -1,0 +1,44 @@
+"""The worklist: cases waiting for a clinician, in the order to read them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from imaging_ai.api.schemas.predictions import PredictionPublic
+from imaging_ai.services.identity import Principal
+from imaging_ai.services.worklist import WorklistItem
+
+
+class PriorityComponents(BaseModel):
+    uncertainty: float = Field(description="Normalised entropy of the calibrated probabilities.")
+    disagreement_risk: float = Field(description="Half the AI's doubt, half the site's disagreement rate.")
+    waiting: float = Field(description="Hours since the prediction / 24, at most 1.")
+
+
+class WorklistEntry(BaseModel):
+    prediction: PredictionPublic
+    priority: float | None = Field(
+        description="0.5 uncertainty + 0.3 disagreement risk + 0.2 waiting; highest first. Null, like the "
+        "components, while the case awaits its blind read (the uncertainty would hint at the answer)."
+    )
+    components: PriorityComponents | None
+    reason: Literal["review", "audit"]
+
+    @classmethod
+    def of(cls, item: WorklistItem, viewer: Principal) -> WorklistEntry:
+        prediction = PredictionPublic.from_record(item.prediction, viewer)
+        return cls(
+            prediction=prediction,
+            priority=None if prediction.answer_hidden else item.priority,
+            components=None if prediction.answer_hidden else PriorityComponents(**item.components),
+            reason=item.reason,
+        )
+
+
+class WorklistPage(BaseModel):
+    items: list[WorklistEntry]
+    total: int
+    limit: int
+    offset: int
