@@ -73,7 +73,7 @@ class AutonomyRules:
 
 @dataclass(frozen=True)
 class LevelInForce:
-    level: str
+    level: AutonomyLevel
     class_thresholds: Mapping[str, float | None]
     """Per label, the confidence at or above which an answer is final (semi-autonomy; empty otherwise)."""
     blind_read_fraction: float
@@ -86,7 +86,7 @@ class LevelInForce:
     reason: str | None
 
     def finalises(self, label: str, confidence: float) -> bool:
-        if self.level == "autonomous":
+        if self.level == AutonomyLevel.autonomous:
             return True
         threshold = self.class_thresholds.get(label)
         return (
@@ -103,7 +103,7 @@ class LevelInForce:
 
 @dataclass(frozen=True)
 class Recommendation:
-    level: str
+    level: AutonomyLevel
     class_thresholds: Mapping[str, float | None]
     reason: str
 
@@ -134,7 +134,7 @@ def recommend(
         return Recommendation(AutonomyLevel.supervised, {}, "no version serves this site")
     if drift.drifted:
         return Recommendation(
-            "supervised",
+            AutonomyLevel.supervised,
             {},
             f"the drift test fired at this site ({drift.which}, {drift.statistic} > {drift.threshold})",
         )
@@ -142,7 +142,7 @@ def recommend(
     described = "; ".join(_describe(item) for item in classes)
     if (
         all(t == EVERY_CASE for t in certified.values())
-        and AutonomyLevel(current.level).rank >= AutonomyLevel.semi_autonomous.rank
+        and current.level.rank >= AutonomyLevel.semi_autonomous.rank
     ):
         return Recommendation(
             AutonomyLevel.autonomous, {}, f"every label certified on every answer: {described}"
@@ -197,8 +197,8 @@ class AutonomyService:
         policy = self.policies.policy(task, site)
         if policy is None:
             return LevelInForce(AutonomyLevel.supervised, {}, fraction, "default", None, None, None, None)
-        level, source = policy.level, "site"
-        if version_id is None and level != "supervised":
+        level, source = AutonomyLevel(policy.level), "site"
+        if version_id is None and level != AutonomyLevel.supervised:
             serving = self._serving(task, site)
             version_id = serving.id if serving else None
         if level != AutonomyLevel.supervised and version_id != policy.model_version_id:
@@ -239,7 +239,7 @@ class AutonomyService:
         else:
             prediction.status = PredictionStatus.pending_review
         self.session.flush()
-        if level.level != "supervised":
+        if level.level != AutonomyLevel.supervised:
             self.check_drift(prediction.task, prediction.site)
 
     # --- evidence and recommendations ---------------------------------------------------------------
@@ -300,16 +300,13 @@ class AutonomyService:
         current = self.site_autonomy(task, site)
         recommended = current.recommendation
         wanted = AutonomyLevel(level).rank
-        if (
-            wanted > AutonomyLevel(current.level.level).rank
-            and AutonomyLevel(recommended.level).rank < wanted
-        ):
+        if wanted > current.level.level.rank and recommended.level.rank < wanted:
             raise AutonomyRefusedError(
                 f"The evidence does not support {level} here: {recommended.reason}.",
                 details={"recommended_level": recommended.level},
             )
         thresholds: dict[str, float | None] = {}
-        if level == "semi_autonomous":
+        if level == AutonomyLevel.semi_autonomous:
             chosen = (
                 dict(class_thresholds) if class_thresholds is not None else dict(recommended.class_thresholds)
             )
@@ -375,7 +372,7 @@ class AutonomyService:
         if active is None or site is None:
             return
         report = self.drift.report(task, site, active.id)
-        if report.drifted and self.level_for(task, site).level != "supervised":
+        if report.drifted and self.level_for(task, site).level != AutonomyLevel.supervised:
             fall_back(
                 self.session,
                 task,
@@ -459,7 +456,7 @@ def fall_back(
             session,
             task,
             site,
-            "supervised",
+            AutonomyLevel.supervised,
             SYSTEM,
             message,
             thresholds=None,
