@@ -2,16 +2,20 @@
 and a blind read.
 
 Starts the app (API + built SPA) on a loopback port with SQLite in a temporary folder, creates an
-administrator and a clinician with the CLI, and runs `frontend/e2e/loop.e2e.mjs` (playwright-core
-driving Debian's Chromium), with no case read blind; then, on a server that reads every case blind
-(`blind_read_fraction=1.0`), `frontend/e2e/blind-read.e2e.mjs`. Screenshots land in
-`frontend/e2e/artifacts/` (the blind read's under `blind-read/`).
+administrator and a clinician with the CLI, and runs the Playwright Test spec `frontend/e2e/loop.spec.ts`
+(driving Debian's Chromium; `frontend/playwright.config.ts`), with no case read blind; then, on a server
+that reads every case blind (`blind_read_fraction=1.0`), `frontend/e2e/blind-read.spec.ts`. Each spec is a
+serial run of named scenarios; a failure names the scenario (the list reporter's output is in the
+assertion message). Screenshots land in `frontend/e2e/artifacts/` (the blind read's under `blind-read/`),
+a failed scenario's trace and screenshot under `test-results/` there
+(`cd frontend && npx playwright show-trace <its trace.zip>`).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +27,7 @@ from imaging_ai.settings import PROJECT_ROOT, Settings
 from tests.live_server import serve
 
 FRONTEND = PROJECT_ROOT / "frontend"
+PLAYWRIGHT = FRONTEND / "node_modules" / ".bin" / "playwright"
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ADMIN = ("e2e.admin", "admin passphrase for the e2e run")
 TASK = "chest-xray-pneumonia"
@@ -92,7 +97,7 @@ def _require_browser() -> None:
         "frontend/dist is not built: run `scripts/frontend.sh build` (scripts/test.sh does it).",
     )
     _require(
-        (FRONTEND / "node_modules" / "playwright-core").is_dir(),
+        PLAYWRIGHT.is_file(),
         "frontend dependencies are not installed: run `scripts/frontend.sh install`.",
     )
     _require(
@@ -173,11 +178,11 @@ def test_clinician_and_admin_loop_in_the_browser(tmp_path: Path, datasets: Path)
             worker.wait()
         worker_log.close()
     print(result.stdout)
-    assert result.returncode == 0, (
-        f"the browser loop failed (screenshots in {artifacts}):\n{result.stdout}\n{result.stderr}\n"
-        f"worker log (tail):\n{(tmp_path / 'worker.log').read_text()[-3000:]}"
+    _assert_passed(
+        result,
+        f"the browser loop failed (screenshots in {artifacts}, traces in {artifacts / 'test-results'})",
+        f"worker log (tail):\n{(tmp_path / 'worker.log').read_text()[-3000:]}",
     )
-    assert "all steps passed" in result.stdout
 
 
 @pytest.mark.slow
@@ -187,16 +192,27 @@ def test_blind_read_in_the_browser(tmp_path: Path, datasets: Path) -> None:
     _require_browser()
     settings = _server_settings(tmp_path, datasets, blind_read_fraction=1.0)
     artifacts = Path(os.environ.get("E2E_ARTIFACTS_DIR", FRONTEND / "e2e" / "artifacts")) / "blind-read"
-    result = _run_script(
+    result = _run_spec(
         settings,
-        "e2e/blind-read.e2e.mjs",
+        "e2e/blind-read.spec.ts",
         {"IMAGE_PATH": str(_images(datasets)[1]), "SITE": BLIND_SITE, "ARTIFACTS_DIR": str(artifacts)},
     )
     print(result.stdout)
-    assert result.returncode == 0, (
-        f"the blind read failed (screenshots in {artifacts}):\n{result.stdout}\n{result.stderr}"
+    _assert_passed(
+        result, f"the blind read failed (screenshots in {artifacts}, traces in {artifacts / 'test-results'})"
     )
-    assert "all steps passed" in result.stdout
+
+
+def _assert_passed(result: subprocess.CompletedProcess[str], failure: str, *more: str) -> None:
+    """Every scenario of the spec ran and passed. On a failure the message carries the list reporter's
+    output: the failed scenario by name, its error and where its trace is, and the ones it left unrun."""
+    output = "\n".join([result.stdout, result.stderr, *more])
+    assert result.returncode == 0, f"{failure}:\n{output}"
+    summary = re.search(r"^\s*(\d+) passed\b", result.stdout, re.MULTILINE)
+    assert summary is not None and int(summary.group(1)) > 0, f"no scenario passed:\n{output}"
+    # The list reporter names what did not pass; a clean run has only the passed count.
+    for outcome in ("failed", "flaky", "skipped", "did not run", "interrupted"):
+        assert not re.search(rf"^\s*\d+ {outcome}\b", result.stdout, re.MULTILINE), f"{failure}:\n{output}"
 
 
 def _seed_alert(database_url: str) -> None:
@@ -220,9 +236,9 @@ def _seed_alert(database_url: str) -> None:
 def _run_browser(
     settings: Settings, images: list[Path], chest_dicom: Path, ct_dicom: Path, artifacts: Path
 ) -> subprocess.CompletedProcess[str]:
-    return _run_script(
+    return _run_spec(
         settings,
-        "e2e/loop.e2e.mjs",
+        "e2e/loop.spec.ts",
         {
             "IMAGE_PATH": str(images[0]),
             "IMAGE_PATH_2": str(images[1]),
@@ -237,10 +253,9 @@ def _run_browser(
     )
 
 
-def _run_script(settings: Settings, script: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Serves the app with `settings` and runs a browser script of `frontend/` against it."""
-    node = shutil.which("node")
-    assert node is not None
+def _run_spec(settings: Settings, spec: str, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Serves the app with `settings` and runs a Playwright Test spec of `frontend/` against it, its
+    traces and failure screenshots under `test-results/` in the spec's ARTIFACTS_DIR."""
     with serve(settings) as base_url:
         env = {
             **os.environ,
@@ -251,10 +266,12 @@ def _run_script(settings: Settings, script: str, extra: dict[str, str]) -> subpr
             "CLINICIAN_PASSWORD": CLINICIAN[1],
             "TASK": TASK,
             "CHROMIUM_PATH": str(CHROMIUM),
+            "FORCE_COLOR": "0",  # plain text in pytest's report
             **extra,
         }
+        output = Path(env["ARTIFACTS_DIR"]) / "test-results"
         return subprocess.run(
-            [node, script],
+            [str(PLAYWRIGHT), "test", spec, "--config", "playwright.config.ts", "--output", str(output)],
             cwd=FRONTEND,
             env=env,
             capture_output=True,
