@@ -42,7 +42,7 @@ from imaging_ai.ml.evaluation import scored_cases, threshold_on
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem, read_manifest, stable_fraction
 from imaging_ai.ml.tasks import TASKS
-from imaging_ai.services.gate import GatePolicy, judge
+from imaging_ai.services.training.gate import GatePolicy, judge
 from imaging_ai.storage.model_store import list_versions
 
 TASK = TASKS["chest-xray-pneumonia"]

@@ -31,7 +31,7 @@ from bench.feature_scores import BRAIN, CHEST, Scored, dataset_items
 from imaging_ai.ml.features import PENULTIMATE, STAGES
 from imaging_ai.ml.manifest import stable_fraction
 from imaging_ai.ml.metrics import binary_auc
-from imaging_ai.services.statistics import wilson
+from imaging_ai.services.trust.statistics import wilson
 
 FOREIGN_FOR_CHEST = ("mri-brain-tumor", "ct-covid-saopaulo", "ct-covid-mosmed")
 FOREIGN_FOR_BRAIN = ("cxr-guangzhou-pediatric", "ct-covid-saopaulo", "ct-covid-mosmed")

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from bench.common import ROOT
-from imaging_ai.services.model_runtime import ModelRuntime
+from imaging_ai.ml.runtime import ModelRuntime
 from imaging_ai.storage.model_store import list_versions, write_version
 
 

@@ -22,10 +22,9 @@ from imaging_ai.persistence.database import create_db_engine, create_session_fac
 from imaging_ai.persistence.models import AuthSession, User
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.persistence.users import UserRepository
-from imaging_ai.services import passwords
-from imaging_ai.services.accounts import AccountService
-from imaging_ai.services.authentication import token_hash
-from imaging_ai.services.identity import SystemActor
+from imaging_ai.services.accounts.authentication import token_hash
+from imaging_ai.services.accounts.identity import SystemActor
+from imaging_ai.services.accounts.users import AccountService, passwords
 from imaging_ai.settings import Settings
 
 PASSWORD = "a long test passphrase"

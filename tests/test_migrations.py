@@ -228,7 +228,7 @@ def test_accession_numbers_and_external_ids_become_keyed_hashes(
     one given, else the settings' (here from the environment, as `imaging-ai migrate` reads it)."""
     from sqlalchemy import text
 
-    from imaging_ai.services.ingestion import pseudonymise
+    from imaging_ai.services.cases.images import pseudonymise
 
     migrations.upgrade(empty_database_url, "0006")
     engine = create_engine(empty_database_url)
@@ -271,7 +271,7 @@ def test_accession_numbers_and_external_ids_become_keyed_hashes(
 def test_the_pseudonym_key_can_be_given_to_the_migration(empty_database_url: str) -> None:
     from sqlalchemy import text
 
-    from imaging_ai.services.ingestion import pseudonymise
+    from imaging_ai.services.cases.images import pseudonymise
 
     migrations.upgrade(empty_database_url, "0006")
     engine = create_engine(empty_database_url)

@@ -103,7 +103,7 @@ def earn_semi_autonomy(client: TestClient, cases: list[tuple[Path, str]]) -> dic
 
 
 def test_every_answer_waits_and_a_blind_read_hides_it_until_the_verdict(client: TestClient) -> None:
-    (path, label), = guangzhou_test(1)
+    ((path, label),) = guangzhou_test(1)
     prediction = predict(client, path.read_bytes())
     assert prediction["status"] == "pending_review" and prediction["autonomy_level"] == "supervised"
     assert prediction["blind_read"] is True and prediction["answer_hidden"] is True
@@ -270,7 +270,7 @@ def test_inverted_images_fire_the_drift_test(client: TestClient) -> None:
 
 
 def test_blind_verdicts_are_recorded_as_blind_and_later_ones_are_not(client: TestClient) -> None:
-    (path, label), = guangzhou_test(1)
+    ((path, label),) = guangzhou_test(1)
     prediction = predict(client, path.read_bytes())
     read(client, prediction, label)
     again = client.post(

@@ -18,7 +18,7 @@ from PIL import Image as PILImage
 from sqlalchemy import select
 
 from imaging_ai.persistence.models import Prediction
-from imaging_ai.services.ingestion import pseudonymise
+from imaging_ai.services.cases.images import pseudonymise
 from tests import samples
 from tests.api.conftest import app_state, image_rows, stored_files
 from tests.imaging.hostile_files import PATIENT_TEXT, hostile_jpeg, hostile_png, pixels

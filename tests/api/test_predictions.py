@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 
-from imaging_ai.services.ingestion import pseudonymise
+from imaging_ai.services.cases.images import pseudonymise
 from tests import samples
 from tests.api.conftest import app_state
 

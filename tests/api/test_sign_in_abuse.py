@@ -24,13 +24,13 @@ from imaging_ai.api.security import CSRF_HEADER
 from imaging_ai.persistence.database import create_db_engine, create_session_factory
 from imaging_ai.persistence.models import AuditEvent, LoginAttempt
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.accounts import AccountService
-from imaging_ai.services.authentication import (
+from imaging_ai.services.accounts.authentication import (
     AccountLockedError,
     InvalidCredentialsError,
     LoginPolicy,
     SignInService,
 )
+from imaging_ai.services.accounts.users import AccountService
 from imaging_ai.settings import Settings
 from tests import samples
 from tests.accounts import PASSWORD, TEST_ACTOR, create_user
@@ -83,7 +83,7 @@ class _Timeline:
         module = str(frame.f_globals.get("__name__", ""))
         if (
             what == "call"
-            and module == "imaging_ai.services.passwords"
+            and module == "imaging_ai.services.accounts.passwords"
             and frame.f_code.co_name in ("hash_password", "verify_password")
         ):
             self.argon2_calls += 1

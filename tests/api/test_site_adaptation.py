@@ -17,7 +17,7 @@ from imaging_ai.ml.adaptation_data import source_test_halves
 from imaging_ai.ml.base_training import split_manifest
 from imaging_ai.ml.manifest import read_manifest
 from imaging_ai.ml.tasks import TASKS
-from imaging_ai.services.worker import Worker
+from imaging_ai.services.training.worker import Worker
 from imaging_ai.settings import Settings
 from tests.api.conftest import app_state, sign_in_admin
 from tests.verified_cases import nih_rows, review

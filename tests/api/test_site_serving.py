@@ -15,7 +15,7 @@ from imaging_ai.api.app import create_app
 from imaging_ai.ml.operating_point import choose_threshold
 from imaging_ai.persistence.models import AuditEvent
 from imaging_ai.persistence.reviews import reviewed_predictions
-from imaging_ai.services.case_split import is_sequestered_group
+from imaging_ai.services.training.case_split import is_sequestered_group
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import list_versions, write_version
 from tests import samples

@@ -17,8 +17,8 @@ from imaging_ai.ml.comparison import Comparison
 from imaging_ai.ml.tasks import TASKS
 from imaging_ai.persistence.models import AuditEvent, TrainingJob
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.gate import GatePolicy, judge
-from imaging_ai.services.worker import Worker
+from imaging_ai.services.training.gate import GatePolicy, judge
+from imaging_ai.services.training.worker import Worker
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import write_version
 from tests.api.conftest import app_state, sign_in_admin
@@ -201,7 +201,7 @@ def _comparison(recorded: dict) -> Comparison:  # type: ignore[type-arg]
 
 def _sequestered_ids(client: TestClient, job: dict) -> list[str]:  # type: ignore[type-arg]
     from imaging_ai.persistence.cases import verified_cases
-    from imaging_ai.services.case_split import split_cases
+    from imaging_ai.services.training.case_split import split_cases
 
     with app_state(client).session_factory() as session:
         return [str(c.prediction_id) for c in split_cases(verified_cases(session, CXR)).sequestered]

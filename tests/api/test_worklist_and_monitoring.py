@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from imaging_ai.persistence.models import Prediction
-from imaging_ai.services.worklist import WEIGHTS
+from imaging_ai.services.cases.worklist import WEIGHTS
 from tests.api.conftest import app_state
 from tests.api.test_autonomy import CXR, guangzhou_test
 from tests.verified_cases import nih_rows, review

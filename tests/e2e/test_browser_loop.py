@@ -221,7 +221,7 @@ def _seed_alert(database_url: str) -> None:
     from imaging_ai.persistence.autonomy import AutonomyRepository
     from imaging_ai.persistence.database import create_db_engine, create_session_factory
     from imaging_ai.persistence.unit_of_work import transaction
-    from imaging_ai.services.autonomy import fall_back
+    from imaging_ai.services.trust.autonomy import fall_back
 
     engine = create_db_engine(database_url)
     try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from imaging_ai.ml.certification import ClassCertification, ErrorBound, ThresholdStep
 from imaging_ai.ml.tasks import TASKS
-from imaging_ai.services.autonomy import LevelInForce, recommend
-from imaging_ai.services.certification import EVERY_CASE, ClassEvidence
-from imaging_ai.services.drift import DriftReport
+from imaging_ai.services.trust.autonomy import LevelInForce, recommend
+from imaging_ai.services.trust.certification import EVERY_CASE, ClassEvidence
+from imaging_ai.services.trust.drift import DriftReport
 from imaging_ai.vocabulary import AutonomyLevel
 
 CXR = TASKS["chest-xray-pneumonia"]

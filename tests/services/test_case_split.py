@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from imaging_ai.persistence.cases import VerifiedCase
-from imaging_ai.services.case_split import is_sequestered, split_cases
+from imaging_ai.services.training.case_split import is_sequestered, split_cases
 
 
 def case(patient: str | None, label: str = "normal") -> VerifiedCase:

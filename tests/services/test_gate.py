@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imaging_ai.ml.comparison import Comparison
 from imaging_ai.ml.tasks import TASKS
-from imaging_ai.services.gate import GatePolicy, judge
+from imaging_ai.services.training.gate import GatePolicy, judge
 
 POLICY = GatePolicy(noninferiority_margin=0.02, superiority_confidence=0.95, sensitivity_margin=0.05)
 CXR = TASKS["chest-xray-pneumonia"]

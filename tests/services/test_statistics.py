@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imaging_ai.services.statistics import (
+from imaging_ai.services.trust.statistics import (
     expected_calibration_error,
     reliability_bins,
     wilson,

@@ -39,7 +39,7 @@ from imaging_ai.api.security import enforce_route_policies
 from imaging_ai.api.state import AppState
 from imaging_ai.persistence import migrations
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.model_catalog import sync_store_to_database
+from imaging_ai.services.models.catalog import sync_store_to_database
 from imaging_ai.settings import Settings
 
 logger = logging.getLogger(__name__)

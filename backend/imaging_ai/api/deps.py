@@ -12,21 +12,21 @@ from sqlalchemy.orm import Session
 from imaging_ai.api.state import AppState
 from imaging_ai.ml.drift_detector import DriftPolicy
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.accounts import AccountService
-from imaging_ai.services.audit_log import AuditLog
-from imaging_ai.services.authentication import Authenticator, LoginPolicy, SignInService
-from imaging_ai.services.autonomy import AutonomyRules, AutonomyService
-from imaging_ai.services.certification import CertificationRules
-from imaging_ai.services.drift import DriftMonitor
-from imaging_ai.services.feedback import FeedbackService
-from imaging_ai.services.ingestion import IngestionService
-from imaging_ai.services.model_catalog import ModelCatalog
-from imaging_ai.services.monitoring import Monitoring
-from imaging_ai.services.prediction import PredictionService
-from imaging_ai.services.promotion import PromotionService
-from imaging_ai.services.serving import ServingService
-from imaging_ai.services.training_jobs import TrainingJobService
-from imaging_ai.services.worklist import Worklist
+from imaging_ai.services.accounts.authentication import Authenticator, LoginPolicy, SignInService
+from imaging_ai.services.accounts.users import AccountService
+from imaging_ai.services.audit import AuditLog
+from imaging_ai.services.cases.feedback import FeedbackService
+from imaging_ai.services.cases.images import IngestionService
+from imaging_ai.services.cases.predictions import PredictionService
+from imaging_ai.services.cases.worklist import Worklist
+from imaging_ai.services.models.catalog import ModelCatalog
+from imaging_ai.services.models.serving import ServingService
+from imaging_ai.services.training.jobs import TrainingJobService
+from imaging_ai.services.training.promotion import PromotionService
+from imaging_ai.services.trust.autonomy import AutonomyRules, AutonomyService
+from imaging_ai.services.trust.certification import CertificationRules
+from imaging_ai.services.trust.drift import DriftMonitor
+from imaging_ai.services.trust.monitoring import Monitoring
 from imaging_ai.settings import Settings
 
 

@@ -13,7 +13,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from imaging_ai.services.monitoring import OperationalCounts
+from imaging_ai.services.trust.monitoring import OperationalCounts
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter(

@@ -25,8 +25,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from imaging_ai.api.deps import StateDep, client_address
 from imaging_ai.errors import DomainError
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.authentication import Authenticator
-from imaging_ai.services.identity import Permission, Principal
+from imaging_ai.services.accounts.authentication import Authenticator
+from imaging_ai.services.accounts.identity import Permission, Principal
 
 SESSION_COOKIE = "imaging_ai_session"
 CSRF_COOKIE = "imaging_ai_csrf"

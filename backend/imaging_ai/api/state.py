@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.imaging.decode import set_max_concurrent_decodes
+from imaging_ai.ml.runtime import ModelRuntime
 from imaging_ai.persistence.database import create_db_engine, create_session_factory
-from imaging_ai.services.model_runtime import ModelRuntime
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
 

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from imaging_ai.cli.database import transaction
-from imaging_ai.services.identity import SystemActor
+from imaging_ai.services.accounts.identity import SystemActor
 from imaging_ai.settings import Settings
 from imaging_ai.vocabulary import Role, UserKind
 
 if TYPE_CHECKING:
     from imaging_ai.api.schemas.accounts import UserPublic
     from imaging_ai.persistence.models import User
-    from imaging_ai.services.accounts import AccountService
+    from imaging_ai.services.accounts.users import AccountService
 
 CLI = SystemActor("cli")
 ROLE_CHOICES = [role.value for role in Role]
@@ -66,7 +66,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run_account_work(settings: Settings, work: Callable[[AccountService], BaseModel]) -> int:
     """Runs account work in one transaction as the `cli` actor; prints its result as JSON."""
     from imaging_ai.errors import DomainError
-    from imaging_ai.services.accounts import AccountService
+    from imaging_ai.services.accounts.users import AccountService
 
     try:
         with transaction(settings) as session:

@@ -13,7 +13,7 @@ from imaging_ai.settings import Settings
 from imaging_ai.vocabulary import ApiKeyScope
 
 if TYPE_CHECKING:
-    from imaging_ai.services.accounts import AccountService
+    from imaging_ai.services.accounts.users import AccountService
 
 SCOPE_CHOICES = [scope.value for scope in ApiKeyScope]
 

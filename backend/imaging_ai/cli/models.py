@@ -75,7 +75,7 @@ def _task_names() -> list[str]:
 def _sync_models(_args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import asdict
 
-    from imaging_ai.services.model_catalog import sync_store_to_database
+    from imaging_ai.services.models.catalog import sync_store_to_database
 
     with transaction(settings) as session:
         report = sync_store_to_database(session, settings.model_store_roots)
@@ -121,7 +121,7 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from imaging_ai.ml.loading import load_model
     from imaging_ai.ml.manifest import read_manifest
     from imaging_ai.ml.tasks import TASKS
-    from imaging_ai.services.model_catalog import find_stored_version
+    from imaging_ai.services.models.catalog import find_stored_version
 
     task = TASKS[args.task]
     version = args.version or _active_version(settings, task.name)

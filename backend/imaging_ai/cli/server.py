@@ -59,7 +59,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from imaging_ai.persistence.database import create_session_factory
-    from imaging_ai.services.worker import Worker
+    from imaging_ai.services.training.worker import Worker
 
     with database(settings) as engine:
         worker = Worker(create_session_factory(engine), settings)

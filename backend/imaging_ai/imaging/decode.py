@@ -10,9 +10,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from imaging_ai.imaging.decoded import DecodedImage, ImageMetadata
 from imaging_ai.imaging.dicom_decode import decode_dicom
 from imaging_ai.imaging.formats import ImageFormat, sniff_format
+from imaging_ai.imaging.image_types import DecodedImage, ImageMetadata
 from imaging_ai.imaging.raster import decode_raster
 from imaging_ai.imaging.render import windowed
 from imaging_ai.imaging.windowing import FloatArray

@@ -11,12 +11,12 @@ from pydicom.pixels.utils import pixel_array
 from pydicom.uid import RLELossless
 
 from imaging_ai.imaging.codestream import check_codestream, read_codestream
-from imaging_ai.imaging.decoded import DecodedImage, ImageMetadata, freeze
 from imaging_ai.imaging.dicom_frame import first_number, frame_view, pixel_spacing
 from imaging_ai.imaging.dicom_read import read_dicom, require_pixel_data
 from imaging_ai.imaging.errors import ImageError
 from imaging_ai.imaging.formats import MEDIA_TYPES, ImageFormat
 from imaging_ai.imaging.greyscale import to_greyscale
+from imaging_ai.imaging.image_types import DecodedImage, ImageMetadata, freeze
 from imaging_ai.imaging.windowing import (
     FloatArray,
     blockwise,

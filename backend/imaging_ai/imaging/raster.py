@@ -13,10 +13,10 @@ import numpy.typing as npt
 from PIL import Image
 
 from imaging_ai.imaging.codestream import check_codestream, read_codestream
-from imaging_ai.imaging.decoded import DecodedImage, ImageMetadata, freeze
 from imaging_ai.imaging.errors import ImageError
 from imaging_ai.imaging.formats import MEDIA_TYPES, ImageFormat
 from imaging_ai.imaging.greyscale import to_greyscale
+from imaging_ai.imaging.image_types import DecodedImage, ImageMetadata, freeze
 from imaging_ai.imaging.windowing import min_max_display, range_display, window_for_range
 
 _PIL_FORMATS = {ImageFormat.PNG: "PNG", ImageFormat.JPEG: "JPEG"}

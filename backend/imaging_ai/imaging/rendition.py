@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from imaging_ai.imaging.decoded import DecodedImage, freeze
+from imaging_ai.imaging.image_types import DecodedImage, freeze
 from imaging_ai.imaging.render import shrink
 from imaging_ai.imaging.windowing import FloatArray
 

@@ -1,8 +1,11 @@
-"""Tasks: named classification problems with a modality and an ordered label set."""
+"""Tasks: named classification problems with a modality and an ordered label set, and looking them up
+(with the errors for names that do not exist)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from imaging_ai.errors import DomainError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -56,3 +59,27 @@ TASKS: dict[str, TaskSpec] = {
         ),
     )
 }
+
+
+class UnknownTaskError(NotFoundError):
+    code = "unknown_task"
+
+
+class UnknownLabelError(DomainError):
+    status_code = 422
+    code = "unknown_label"
+
+
+def get_task(name: str) -> TaskSpec:
+    task = TASKS.get(name)
+    if task is None:
+        raise UnknownTaskError(f"No task named {name!r}.", details={"task": name, "tasks": sorted(TASKS)})
+    return task
+
+
+def require_label(task: TaskSpec, label: str) -> str:
+    if label not in task.labels:
+        raise UnknownLabelError(
+            f"{label!r} is not a label of task {task.name}.", details={"labels": list(task.labels)}
+        )
+    return label

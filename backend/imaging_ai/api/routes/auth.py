@@ -14,8 +14,8 @@ from imaging_ai.api.deps import (
 from imaging_ai.api.schemas.accounts import LoginRequest, PasswordChange, SessionPublic, UserPublic
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.security import CSRF_COOKIE, PUBLIC, SESSION_COOKIE, SignedIn
-from imaging_ai.services.accounts import AccountService
-from imaging_ai.services.identity import Principal
+from imaging_ai.services.accounts.identity import Principal
+from imaging_ai.services.accounts.users import AccountService
 from imaging_ai.settings import Settings
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

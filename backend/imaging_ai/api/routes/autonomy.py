@@ -13,7 +13,7 @@ from imaging_ai.api.schemas.autonomy import AlertPublic, AutonomyChange, Autonom
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import CanReview, IsAdmin, requires
-from imaging_ai.services.identity import Permission
+from imaging_ai.services.accounts.identity import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["autonomy"])
 

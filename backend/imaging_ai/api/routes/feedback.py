@@ -10,8 +10,8 @@ from imaging_ai.api.deps import FeedbackServiceDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.feedback import VerdictCreate, VerdictHistory, VerdictPublic
 from imaging_ai.api.security import CanRead, CanReview
-from imaging_ai.services.feedback import VerdictRequest, label_of_record
-from imaging_ai.services.prediction import answer_visible
+from imaging_ai.services.cases.feedback import VerdictRequest, label_of_record
+from imaging_ai.services.cases.predictions import answer_visible
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["feedback"])
 

@@ -12,7 +12,7 @@ from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.images import ImagePublic
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import requires
-from imaging_ai.services.identity import Permission
+from imaging_ai.services.accounts.identity import Permission
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 

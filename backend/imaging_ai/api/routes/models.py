@@ -15,7 +15,7 @@ from imaging_ai.api.schemas.models import (
 )
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import requires
-from imaging_ai.services.identity import Permission
+from imaging_ai.services.accounts.identity import Permission
 
 tasks_router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], dependencies=[requires(Permission.READ)])
 models_router = APIRouter(prefix="/api/v1/models", tags=["models"], dependencies=[requires(Permission.READ)])

@@ -17,7 +17,7 @@ from imaging_ai.api.schemas.monitoring import (
 )
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import PUBLIC, requires
-from imaging_ai.services.identity import Permission
+from imaging_ai.services.accounts.identity import Permission
 
 router = APIRouter(tags=["monitoring"])
 

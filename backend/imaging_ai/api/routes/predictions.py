@@ -17,7 +17,7 @@ from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.schemas.vocabulary import AutonomyLevel, PredictionStatus
 from imaging_ai.api.security import CanPredict, CanRead
 from imaging_ai.persistence.predictions import PredictionFilter
-from imaging_ai.services.prediction import ImageRequiredError, PredictionRequest
+from imaging_ai.services.cases.predictions import ImageRequiredError, PredictionRequest
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 

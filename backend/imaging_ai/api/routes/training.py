@@ -15,7 +15,7 @@ from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.schemas.training import ModelChange, TrainingJobCreate, TrainingJobPublic
 from imaging_ai.api.schemas.vocabulary import TrainingJobStatus
 from imaging_ai.api.security import IsAdmin, requires
-from imaging_ai.services.identity import Permission
+from imaging_ai.services.accounts.identity import Permission
 
 # Training and model changes are for administrators only, reads included (the web app's Models screen).
 jobs_router = APIRouter(

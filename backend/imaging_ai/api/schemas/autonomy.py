@@ -12,11 +12,11 @@ from imaging_ai.api.schemas.text import FreeText, Text
 from imaging_ai.api.schemas.vocabulary import AlertKind, AutonomyLevel
 from imaging_ai.ml.certification import ErrorBound
 from imaging_ai.persistence.models import Alert
-from imaging_ai.services.autonomy import SiteAutonomy
-from imaging_ai.services.certification import ClassEvidence
-from imaging_ai.services.drift import DriftReport
-from imaging_ai.services.evidence import Evidence
-from imaging_ai.services.statistics import Proportion
+from imaging_ai.services.trust.autonomy import SiteAutonomy
+from imaging_ai.services.trust.certification import ClassEvidence
+from imaging_ai.services.trust.drift import DriftReport
+from imaging_ai.services.trust.evidence import Evidence
+from imaging_ai.services.trust.statistics import Proportion
 
 
 class ProportionPublic(BaseModel):

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from imaging_ai.api.schemas.vocabulary import ModelVersionStatus, OperatingPointSource, Routing
 from imaging_ai.persistence.models import ModelVersion, OperatingPoint
-from imaging_ai.services.model_catalog import SiteServing, TaskView
-from imaging_ai.services.serving import ServedOperatingPoint
+from imaging_ai.services.models.catalog import SiteServing, TaskView
+from imaging_ai.services.models.serving import ServedOperatingPoint
 
 
 class OperatingPointPublic(BaseModel):

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from imaging_ai.api.schemas.autonomy import ProportionPublic
-from imaging_ai.services.monitoring import MetricsSeries
+from imaging_ai.services.trust.monitoring import MetricsSeries
 
 
 class MetricsPointPublic(BaseModel):

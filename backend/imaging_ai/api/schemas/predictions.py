@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from imaging_ai.api.schemas.vocabulary import AutonomyLevel, OperatingPointSource, PredictionStatus, Routing
 from imaging_ai.persistence.models import Prediction
-from imaging_ai.services.identity import Principal
-from imaging_ai.services.prediction import answer_visible
+from imaging_ai.services.accounts.identity import Principal
+from imaging_ai.services.cases.predictions import answer_visible
 
 
 class PredictionPublic(BaseModel):

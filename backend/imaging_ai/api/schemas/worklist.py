@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from imaging_ai.api.schemas.predictions import PredictionPublic
-from imaging_ai.services.identity import Principal
-from imaging_ai.services.worklist import WorklistItem
+from imaging_ai.services.accounts.identity import Principal
+from imaging_ai.services.cases.worklist import WorklistItem
 
 
 class PriorityComponents(BaseModel):

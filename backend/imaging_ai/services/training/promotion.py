@@ -1,7 +1,7 @@
 """Promotion and rollback, for one site or for the task's default.
 
 The task's default is its active version: it serves every site without a version of its own. A
-version promoted for a site serves that site only. The gate (`services/gate.py`) promotes
+version promoted for a site serves that site only. The gate (`services/training/gate.py`) promotes
 automatically; an administrator may promote or roll back by hand, with a reason. Every change is one
 transaction and one audit event naming the site, and the autonomy earned under the replaced version
 drops where the new one serves.
@@ -15,14 +15,15 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError
+from imaging_ai.ml.tasks import get_task
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion, SiteVersion
 from imaging_ai.persistence.serving import ServingRepository
-from imaging_ai.services.autonomy import fall_back_on_promotion
-from imaging_ai.services.identity import Actor
-from imaging_ai.services.serving import NoServingVersionError, ServingService
-from imaging_ai.services.tasks import UnknownModelVersionError, get_task
+from imaging_ai.services.accounts.identity import Actor
+from imaging_ai.services.models.catalog import UnknownModelVersionError
+from imaging_ai.services.models.serving import NoServingVersionError, ServingService
+from imaging_ai.services.trust.autonomy import fall_back_on_promotion
 from imaging_ai.vocabulary import ModelVersionStatus
 
 

@@ -15,14 +15,19 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from imaging_ai.ml.tasks import TASKS, TaskSpec
+from imaging_ai.errors import NotFoundError
+from imaging_ai.ml.tasks import TASKS, TaskSpec, get_task
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion, OperatingPoint
 from imaging_ai.persistence.serving import ServingRepository
-from imaging_ai.services.serving import NoServingVersionError, ServedOperatingPoint, ServingService
-from imaging_ai.services.tasks import UnknownModelVersionError, get_task
+from imaging_ai.services.models.serving import NoServingVersionError, ServedOperatingPoint, ServingService
 from imaging_ai.storage.model_store import ModelStoreError, StoredVersion, list_versions, read_version
 from imaging_ai.vocabulary import ModelVersionStatus
+
+
+class UnknownModelVersionError(NotFoundError):
+    code = "unknown_model_version"
+
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion, OperatingPoint
 from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.persistence.serving import ServingRepository
-from imaging_ai.services.case_split import is_sequestered_group
-from imaging_ai.services.identity import Actor, SystemActor
-from imaging_ai.services.statistics import wilson
+from imaging_ai.services.accounts.identity import Actor, SystemActor
+from imaging_ai.services.training.case_split import is_sequestered_group
+from imaging_ai.services.trust.statistics import wilson
 from imaging_ai.storage.model_store import ModelStoreError, read_version
 from imaging_ai.vocabulary import ModelVersionStatus, OperatingPointSource, Routing
 

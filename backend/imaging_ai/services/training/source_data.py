@@ -12,7 +12,7 @@ from imaging_ai.ml.base_training import split_manifest
 from imaging_ai.ml.manifest import ManifestItem, read_manifest
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.services.model_catalog import read_card
+from imaging_ai.services.models.catalog import read_card
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from imaging_ai.ml.tasks import get_task
 from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import ReviewedPrediction, reviewed_predictions
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
-from imaging_ai.services.evidence import Evidence, gather
-from imaging_ai.services.statistics import ReliabilityBin, reliability_bins
-from imaging_ai.services.tasks import get_task
+from imaging_ai.services.trust.evidence import Evidence, gather
+from imaging_ai.services.trust.statistics import ReliabilityBin, reliability_bins
 from imaging_ai.vocabulary import AutonomyLevel
 
 Bucketing = Literal["day", "cases"]

@@ -21,9 +21,9 @@ from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.auth_sessions import AuthSessionRepository
 from imaging_ai.persistence.models import ApiKey, User
 from imaging_ai.persistence.users import UserRepository
-from imaging_ai.services import passwords
-from imaging_ai.services.authentication import new_api_key, token_hash, unlock_username
-from imaging_ai.services.identity import Actor
+from imaging_ai.services.accounts import passwords
+from imaging_ai.services.accounts.authentication import new_api_key, token_hash, unlock_username
+from imaging_ai.services.accounts.identity import Actor
 from imaging_ai.vocabulary import ApiKeyScope, Role, UserKind
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.adaptation_job import AdaptationJobRunner, SourceDataCache
+from imaging_ai.services.training.adaptation_job import AdaptationJobRunner, SourceDataCache
 from imaging_ai.settings import Settings
 from imaging_ai.storage.model_store import ModelStoreError, list_versions, remove_partial_versions
 from imaging_ai.vocabulary import TrainingJobStatus

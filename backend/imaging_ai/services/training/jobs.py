@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.ml.tasks import get_task
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.cases import verified_cases
 from imaging_ai.persistence.models import TrainingJob
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
-from imaging_ai.services.case_split import is_sequestered
-from imaging_ai.services.identity import Actor, SystemActor
-from imaging_ai.services.tasks import get_task
+from imaging_ai.services.accounts.identity import Actor, SystemActor
+from imaging_ai.services.training.case_split import is_sequestered
 from imaging_ai.vocabulary import TrainingJobStatus, TrainingTrigger
 
 

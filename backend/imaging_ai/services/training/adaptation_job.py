@@ -30,7 +30,7 @@ from imaging_ai.ml.evaluation import scored_cases, threshold_on
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem
 from imaging_ai.ml.operating_point import ThresholdChoice
-from imaging_ai.ml.tasks import TaskSpec
+from imaging_ai.ml.tasks import TaskSpec, get_task
 from imaging_ai.ml.training import EpochRecord
 from imaging_ai.persistence.cases import VerifiedCase, verified_cases
 from imaging_ai.persistence.model_versions import ModelVersionRepository
@@ -38,14 +38,13 @@ from imaging_ai.persistence.models import ModelVersion, TrainingJob
 from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.case_split import counts_by_site_and_label, split_cases
-from imaging_ai.services.gate import GateDecision, GatePolicy, judge
-from imaging_ai.services.identity import SystemActor
-from imaging_ai.services.promotion import PromotionService
-from imaging_ai.services.serving import NoServingVersionError, ServingService
-from imaging_ai.services.source_data import SourceData, source_data
-from imaging_ai.services.tasks import get_task
-from imaging_ai.services.version_card import CardInputs, adapted_version_card
+from imaging_ai.services.accounts.identity import SystemActor
+from imaging_ai.services.models.serving import NoServingVersionError, ServingService
+from imaging_ai.services.training.case_split import counts_by_site_and_label, split_cases
+from imaging_ai.services.training.gate import GateDecision, GatePolicy, judge
+from imaging_ai.services.training.promotion import PromotionService
+from imaging_ai.services.training.source_data import SourceData, source_data
+from imaging_ai.services.training.version_card import CardInputs, adapted_version_card
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
 from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, StoredVersion, read_version, write_version

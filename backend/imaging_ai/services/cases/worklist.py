@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from imaging_ai.ml.tasks import get_task
 from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
-from imaging_ai.services.serving import NoServingVersionError, ServingService
-from imaging_ai.services.tasks import get_task
+from imaging_ai.services.models.serving import NoServingVersionError, ServingService
 from imaging_ai.vocabulary import PredictionStatus
 
 WEIGHTS = {"uncertainty": 0.5, "disagreement_risk": 0.3, "waiting": 0.2}

@@ -16,14 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
+from imaging_ai.ml.tasks import get_task, require_label
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.feedback import FeedbackRepository
 from imaging_ai.persistence.models import Feedback, Prediction
-from imaging_ai.services.autonomy import AutonomyService
-from imaging_ai.services.identity import Principal
-from imaging_ai.services.serving import ServingService
-from imaging_ai.services.tasks import get_task, require_label
-from imaging_ai.services.training_jobs import TrainingJobService
+from imaging_ai.services.accounts.identity import Principal
+from imaging_ai.services.models.serving import ServingService
+from imaging_ai.services.training.jobs import TrainingJobService
+from imaging_ai.services.trust.autonomy import AutonomyService
 from imaging_ai.vocabulary import GivenVerdict, PredictionStatus, Verdict
 
 MAX_ATTEMPTS = 10

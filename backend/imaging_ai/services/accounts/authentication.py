@@ -28,8 +28,13 @@ from imaging_ai.persistence.auth_sessions import AuthSessionRepository, LoginAtt
 from imaging_ai.persistence.models import ApiKey, AuditEvent, AuthSession, User
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.persistence.users import UserRepository
-from imaging_ai.services import passwords
-from imaging_ai.services.identity import Principal, SystemActor, permissions_of_roles, permissions_of_scopes
+from imaging_ai.services.accounts import passwords
+from imaging_ai.services.accounts.identity import (
+    Principal,
+    SystemActor,
+    permissions_of_roles,
+    permissions_of_scopes,
+)
 from imaging_ai.vocabulary import UserKind
 
 API_KEY_PREFIX = "iai"

@@ -11,7 +11,7 @@ answer. Levels exist per site only: a site without its own level, a prediction w
 site whose serving version is not the one that earned its level are supervised.
 
 A level is raised only by an administrator, with a reason, and only as far as the per-class
-certification on blind reads allows (`services/certification.py`). It falls back to `supervised` by
+certification on blind reads allows (`services/trust/certification.py`). It falls back to `supervised` by
 itself, with an alert, when a label's error since the level was set is shown to exceed its target,
 when another version is promoted, or when the drift test fires at the site.
 """
@@ -28,23 +28,22 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError, NotFoundError
-from imaging_ai.ml.tasks import TaskSpec
+from imaging_ai.ml.tasks import TaskSpec, get_task, require_label
 from imaging_ai.persistence.audit import record_audit_event
 from imaging_ai.persistence.autonomy import AutonomyRepository
 from imaging_ai.persistence.models import Alert, AutonomyPolicy, ModelVersion, Prediction
 from imaging_ai.persistence.reviews import reviewed_predictions, served_cases
-from imaging_ai.services.certification import (
+from imaging_ai.services.accounts.identity import Actor, SystemActor
+from imaging_ai.services.models.serving import NoServingVersionError, ServingService
+from imaging_ai.services.trust.certification import (
     EVERY_CASE,
     CertificationRules,
     ClassEvidence,
     certify,
     in_force,
 )
-from imaging_ai.services.drift import DriftMonitor, DriftReport
-from imaging_ai.services.evidence import Evidence, gather
-from imaging_ai.services.identity import Actor, SystemActor
-from imaging_ai.services.serving import NoServingVersionError, ServingService
-from imaging_ai.services.tasks import get_task, require_label
+from imaging_ai.services.trust.drift import DriftMonitor, DriftReport
+from imaging_ai.services.trust.evidence import Evidence, gather
 from imaging_ai.vocabulary import AlertKind, AutonomyLevel, PredictionStatus
 
 SYSTEM = SystemActor("system")

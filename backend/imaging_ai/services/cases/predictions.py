@@ -22,17 +22,17 @@ from imaging_ai.ml.heatmap import grad_cam, overlay_png
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.operating_point import served_label_index
 from imaging_ai.ml.preprocessing import tensor_from_decoded
-from imaging_ai.ml.tasks import TaskSpec
+from imaging_ai.ml.runtime import ModelRuntime
+from imaging_ai.ml.tasks import TaskSpec, get_task, require_label
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import Image, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
 from imaging_ai.persistence.unit_of_work import end_transaction
-from imaging_ai.services.autonomy import AutonomyService
-from imaging_ai.services.identity import Principal
-from imaging_ai.services.ingestion import IngestionService, PreparedUpload, pseudonymise
-from imaging_ai.services.model_runtime import ModelRuntime
-from imaging_ai.services.serving import ServedOperatingPoint, ServedVersion, ServingService
-from imaging_ai.services.tasks import UnknownModelVersionError, get_task, require_label
+from imaging_ai.services.accounts.identity import Principal
+from imaging_ai.services.cases.images import IngestionService, PreparedUpload, pseudonymise
+from imaging_ai.services.models.catalog import UnknownModelVersionError
+from imaging_ai.services.models.serving import ServedOperatingPoint, ServedVersion, ServingService
+from imaging_ai.services.trust.autonomy import AutonomyService
 from imaging_ai.storage.blob_store import write_atomically
 from imaging_ai.vocabulary import PredictionStatus, Routing, UserKind
 

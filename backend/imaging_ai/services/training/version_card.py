@@ -13,7 +13,7 @@ from imaging_ai.ml.adaptation_data import AdaptationPlan
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.operating_point import ThresholdChoice
 from imaging_ai.ml.tasks import TaskSpec
-from imaging_ai.services.gate import GateDecision
+from imaging_ai.services.training.gate import GateDecision
 from imaging_ai.vocabulary import PromotionDecision
 
 

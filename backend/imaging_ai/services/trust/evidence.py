@@ -1,6 +1,6 @@
 """What the clinicians' verdicts say about a version at a site: agreement, sensitivity, specificity and
 calibration. Descriptive only: readers who saw the AI's answer are anchored by it, so no level of
-autonomy is certified on these figures (see `services/certification.py`, blind reads)."""
+autonomy is certified on these figures (see `services/trust/certification.py`, blind reads)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.persistence.reviews import ReviewedPrediction
-from imaging_ai.services.statistics import Proportion, expected_calibration_error, wilson
+from imaging_ai.services.trust.statistics import Proportion, expected_calibration_error, wilson
 
 
 @dataclass(frozen=True)

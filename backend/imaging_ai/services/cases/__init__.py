@@ -1,0 +1,1 @@
+"""Cases: images in, answers out, clinicians' verdicts and the worklist."""
