@@ -9,10 +9,9 @@
 //   BASE_URL=http://127.0.0.1:8000 CLINICIAN_USER=dr.lee CLINICIAN_PASSWORD=... IMAGE_PATH=a.png \
 //   SITE=e2e-blind npx playwright test e2e/blind-read.spec.ts
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, blocking, env } from "./harness.mjs";
+import { axeViolations, blocking, env, openPage } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE_URL = env("BASE_URL").replace(/\/$/, "");
@@ -58,15 +57,7 @@ async function shot(name: string, fullPage = false) {
 
 test.describe.serial("a blind read: the AI's answer stays hidden until the clinician's label is in", () => {
   test.beforeAll(async ({ browser }) => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    for (const old of readdirSync(ARTIFACTS)) if (old.endsWith(".png")) rmSync(join(ARTIFACTS, old));
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(TIMEOUT);
-    page = await context.newPage();
-    page.on("console", (message) => {
-      if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(String(error)));
+    ({ context, page } = await openPage(browser, ARTIFACTS, TIMEOUT, consoleErrors));
     page.on("request", (request) => {
       if (request.url().includes("/heatmap")) heatmapRequests.push(request.url());
     });

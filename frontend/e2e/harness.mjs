@@ -1,26 +1,41 @@
 // What every browser script needs: its settings from the environment, the accessibility check (axe-core,
 // WCAG 2.1 A/AA), and, for the fixture-driven screenshot scripts, the built app served from disk.
-import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { extname, join } from "node:path";
 import { chromium } from "playwright-core";
 
-/** Debian's Chromium, headless, with the flags this environment needs (no sandbox, no network chatter). */
+/** Debian's Chromium and the flags this environment needs (no sandbox, no network chatter). */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+/** Debian's Chromium, headless, for the plain-node screenshot scripts (the specs get it from playwright.config.ts). */
 export function launchChromium() {
-  return chromium.launch({
-    executablePath: env("CHROMIUM_PATH", "/usr/bin/chromium"),
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A fresh 1440 x 900 page for a spec, its artifacts folder emptied of old screenshots, and its console
+ * errors collected (a 4xx answer is logged by Chromium as a failed resource; the app shows those itself). */
+export async function openPage(browser, artifacts, timeout, consoleErrors) {
+  mkdirSync(artifacts, { recursive: true });
+  for (const old of readdirSync(artifacts)) if (old.endsWith(".png")) rmSync(join(artifacts, old));
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
+  context.setDefaultTimeout(timeout);
+  const page = await context.newPage();
+  page.on("console", (message) => {
+    if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) consoleErrors.push(message.text());
   });
+  page.on("pageerror", (error) => consoleErrors.push(String(error)));
+  return { context, page };
 }
 
 export const env = (name, fallback) => {

@@ -14,11 +14,11 @@
 // ALERT_MESSAGE (an open alert with this message exists: the banner shows it and the clinician
 // acknowledges it).
 import { expect, test, type BrowserContext, type Page } from "@playwright/test";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, blocking, env } from "./harness.mjs";
+import { axeViolations, blocking, env, openPage } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BASE_URL = env("BASE_URL").replace(/\/$/, "");
@@ -98,16 +98,7 @@ const worklistRows = (n: number) =>
 
 test.describe.serial("the learning loop: a clinician reads and corrects, an administrator reviews and trains", () => {
   test.beforeAll(async ({ browser }) => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    for (const old of readdirSync(ARTIFACTS)) if (old.endsWith(".png")) rmSync(join(ARTIFACTS, old));
-    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });
-    context.setDefaultTimeout(TIMEOUT);
-    page = await context.newPage();
-    page.on("console", (message) => {
-      // A 4xx answer is logged by Chromium as a failed resource; the app shows those itself.
-      if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) consoleErrors.push(message.text());
-    });
-    page.on("pageerror", (error) => consoleErrors.push(String(error)));
+    ({ context, page } = await openPage(browser, ARTIFACTS, TIMEOUT, consoleErrors));
   });
 
   test.afterAll(async () => {
