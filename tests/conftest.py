@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,6 +69,13 @@ def migrated_postgres_url(make_postgres_database: Callable[[], str]) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.sqlite3"
+    migrations.upgrade(f"sqlite:///{path}")
+    return path
+
+
 def _truncate_all(url: str) -> None:
     engine = create_engine(url)
     names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
@@ -82,9 +90,15 @@ def _truncate_all(url: str) -> None:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database of each kind; every test using it runs once per database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.sqlite3'}"
-        migrations.upgrade(url)
-        yield url
+        # A copy of a database migrated once per session: the same schema the migrations make, without
+        # running them for each of hundreds of tests (the migration tests run them on empty databases).
+        path = tmp_path / "test.sqlite3"
+        with (
+            sqlite3.connect(request.getfixturevalue("migrated_sqlite_template")) as source,
+            sqlite3.connect(path) as copy,
+        ):
+            source.backup(copy)
+        yield f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("migrated_postgres_url")
         _truncate_all(url)

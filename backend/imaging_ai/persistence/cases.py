@@ -50,7 +50,7 @@ def verified_cases(session: Session, task: str) -> list[VerifiedCase]:
             latest[image.id] = (feedback, prediction, image)
     cases = []
     for feedback, prediction, image in latest.values():
-        if feedback.verdict == "unreadable":
+        if feedback.verdict == Verdict.unreadable:
             continue
         label = prediction.predicted_label if feedback.verdict == Verdict.agree else feedback.label
         assert label is not None

@@ -197,7 +197,7 @@ class Prediction(Base):
     @property
     def awaits_blind_read(self) -> bool:
         """Drawn to be read blind and not read yet: its answer is shown to no clinician until then."""
-        return self.blind_read and self.status != "reviewed"
+        return self.blind_read and self.status != PredictionStatus.reviewed
 
 
 class Feedback(Base):

@@ -139,9 +139,9 @@ def served_cases(
     cases = []
     for prediction, verdict, label, reviewed in session.execute(query).all():
         blind_label = None
-        if verdict == "agree":
+        if verdict == Verdict.agree:
             blind_label = prediction.predicted_label
-        elif verdict == "disagree":
+        elif verdict == Verdict.disagree:
             blind_label = label
         cases.append(
             ServedCase(

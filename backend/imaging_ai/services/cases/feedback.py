@@ -48,9 +48,9 @@ class VerdictRequest:
 
 def label_of_record(prediction: Prediction, latest: Feedback | None) -> str | None:
     """The case's label for training and metrics: the latest verdict's; none if unreadable or unreviewed."""
-    if latest is None or latest.verdict == "unreadable":
+    if latest is None or latest.verdict == Verdict.unreadable:
         return None
-    if latest.verdict == "agree":
+    if latest.verdict == Verdict.agree:
         return prediction.predicted_label
     return latest.label
 

@@ -75,7 +75,7 @@ def sync_store_to_database(session: Session, roots: list[Path]) -> SyncReport:
                 stored.read_verified_weights()
             except ModelStoreError:
                 logger.error("model version refused: weights do not match", extra={"version": stored.version})
-                if record.status != "rejected":
+                if record.status != ModelVersionStatus.rejected:
                     record.status = ModelVersionStatus.rejected
                     report.rejected.append(stored.version)
                 continue

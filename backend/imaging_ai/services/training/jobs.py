@@ -79,10 +79,10 @@ class TrainingJobService:
 
     def cancel(self, job_id: uuid.UUID, *, actor: Actor) -> TrainingJob:
         job = self.get(job_id)
-        if job.status == "queued":
+        if job.status == TrainingJobStatus.queued:
             job.status = TrainingJobStatus.cancelled
             job.progress = {**job.progress, "stage": "cancelled"}
-        elif job.status == "running":
+        elif job.status == TrainingJobStatus.running:
             job.cancel_requested = True  # the worker stops at its next check and cleans up
         else:
             raise JobConflictError(f"The job has already {job.status}.", details={"status": job.status})

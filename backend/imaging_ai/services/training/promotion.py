@@ -51,7 +51,7 @@ class PromotionService:
         version = self.versions.get(version_id)
         if version is None:
             raise UnknownModelVersionError(f"No model version {version_id!r}.")
-        if version.status == "rejected":
+        if version.status == ModelVersionStatus.rejected:
             raise PromotionError("A rejected version (weights failed their check) cannot be activated.")
         current = self.versions.active(version.task)
         if current is not None and current.id == version.id:
@@ -88,7 +88,7 @@ class PromotionService:
             raise UnknownModelVersionError(
                 f"No model version {version_id!r}.", details={"version": version_id}
             )
-        if version.status == "rejected":
+        if version.status == ModelVersionStatus.rejected:
             raise PromotionError("A rejected version (weights failed their check) cannot serve.")
         return version
 
@@ -170,7 +170,7 @@ class PromotionService:
         if current is None:
             raise PromotionError(f"Task {task} has no active version to roll back.")
         target = self.versions.get(current.parent_id) if current.parent_id else None
-        if target is None or target.status == "rejected":
+        if target is None or target.status == ModelVersionStatus.rejected:
             retired = [
                 v
                 for v in self.versions.for_task(task)
