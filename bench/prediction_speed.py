@@ -6,8 +6,9 @@
 Bare pipeline = decode + preprocess + forward of the task's shipped version, in-process, no HTTP and
 no database. API = `POST /api/v1/predictions` with the file, through uvicorn on loopback (upload,
 de-identify/hash, store, decode, preprocess, forward, record), once per database named (a fresh SQLite
-file, a fresh database on the local PostgreSQL). Figures are ratios against the baseline measured
-here, so they hold across noisy machines.
+file, a fresh database on the local PostgreSQL). The two are measured alternately (one bare, one API
+request; one bare batch, one round of concurrent requests), and figures are ratios between them, so
+they hold across noisy machines.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def main() -> None:
         "server_max_batch": args.max_batch,
     }
     for database in args.databases:
-        # The baseline is measured right before each API run: load on a shared machine drifts.
-        bare, bare_throughput = _bare_run(data, model, args)
-        api, api_throughput, server_peak = _api_run(database, args, variants)
+        bare, api, bare_throughput, api_throughput, server_peak = _interleaved(
+            database, args, data, variants, model
+        )
         bare_summary, api_summary = summary_ms(bare), summary_ms(api)
         result[database] = {
             "bare_pipeline": bare_summary,
@@ -99,26 +100,12 @@ def main() -> None:
     report(result, args.out)
 
 
-def _bare_run(data: bytes, model, args: argparse.Namespace) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
-    """Latencies of the bare pipeline one image at a time, then its throughput in batches of
-    `concurrency` images."""
-    bare = []
-    for _ in range(args.requests):
-        started = time.perf_counter()
-        bare_pipeline(data, model)
-        bare.append(time.perf_counter() - started)
-    batch = [data] * args.concurrency
-    started = time.perf_counter()
-    rounds = max(3, args.requests // args.concurrency)
-    for _ in range(rounds):
-        bare_batched(batch, model)
-    return bare, rounds * args.concurrency / (time.perf_counter() - started)
-
-
-def _api_run(
-    database: str, args: argparse.Namespace, variants: list[bytes]
-) -> tuple[list[float], float, float]:
-    """Latencies of sequential predictions, then the throughput of `concurrency` clients at once."""
+def _interleaved(  # type: ignore[no-untyped-def]
+    database: str, args: argparse.Namespace, data: bytes, variants: list[bytes], model
+) -> tuple[list[float], list[float], float, float, float]:
+    """The bare pipeline and the API measured alternately, request by request and then round by round
+    (`concurrency` images batched bare, `concurrency` concurrent API requests), so that both see the
+    same machine: load on a shared machine drifts within minutes."""
     with fresh_database_url(database) as url:
         server_env = {"IMAGING_AI_INFERENCE_MAX_BATCH": str(args.max_batch)}
         if url is not None:
@@ -140,13 +127,27 @@ def _api_run(
 
             for i in range(5):
                 post(len(variants) - 1 - i)
-            api = [post(i) for i in range(args.requests)]
-            started = time.perf_counter()
+            bare, api = [], []
+            for i in range(args.requests):
+                started = time.perf_counter()
+                bare_pipeline(data, model)
+                bare.append(time.perf_counter() - started)
+                api.append(post(i))
+            batch = [data] * args.concurrency
+            bare_seconds = api_seconds = 0.0
+            rounds = max(3, args.requests // args.concurrency)
             with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
-                list(pool.map(post, range(args.requests, args.requests * 2)))
-            throughput = args.requests / (time.perf_counter() - started)
+                for round_ in range(rounds):
+                    started = time.perf_counter()
+                    bare_batched(batch, model)
+                    bare_seconds += time.perf_counter() - started
+                    first = args.requests + round_ * args.concurrency
+                    started = time.perf_counter()
+                    list(pool.map(post, range(first, first + args.concurrency)))
+                    api_seconds += time.perf_counter() - started
+            images = rounds * args.concurrency
             peak = peak_rss_mib(process.pid)
-    return api, throughput, peak
+    return bare, api, images / bare_seconds, images / api_seconds, peak
 
 
 if __name__ == "__main__":
