@@ -29,6 +29,7 @@ EXPECTED_TABLES = {
     "alerts",
     "site_versions",
     "operating_points",
+    "learning_scores",
 }
 
 

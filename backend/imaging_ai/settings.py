@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         "setting, at every level; a site's level may set its own. 0: none, and then no level can ever be "
         "certified.",
     )
+    learning_random_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Share of the learning queue drawn at random (the rest by the learning strategy), so "
+        "that what the model learns from is never wholly chosen by the model.",
+    )
     drift_window: int = Field(
         default=500, ge=50, description="Latest images of a site and version the drift test runs over."
     )

@@ -5,6 +5,7 @@ import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { Layout } from "./components/Layout";
 import { ErrorState, Loading } from "./components/States";
 import { CaseView } from "./pages/CaseView";
+import { LearningQueue } from "./pages/LearningQueue";
 import { Models } from "./pages/Models";
 import { NotFound } from "./pages/NotFound";
 import { SignIn } from "./pages/SignIn";
@@ -49,6 +50,7 @@ const router = createHashRouter([
         children: [
           { index: true, element: <Navigate to="/worklist" replace /> },
           { path: "worklist", element: <Worklist /> },
+          { path: "learn", element: <LearningQueue /> },
           { path: "upload", element: <Upload /> },
           { path: "cases/:predictionId", element: <CaseView /> },
           // The Trust screen and its charting library load on first visit, not with the app.

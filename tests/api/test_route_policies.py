@@ -59,6 +59,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/api-keys/{key_id}/revoke"): "admin",
     ("GET", "/api/v1/audit"): "admin",
     ("GET", "/api/v1/worklist"): "read",
+    ("GET", "/api/v1/learning-queue"): "read",
     ("GET", "/api/v1/tasks/{task}/autonomy"): "read",
     ("PUT", "/api/v1/tasks/{task}/autonomy"): "admin",
     ("GET", "/api/v1/alerts"): "read",

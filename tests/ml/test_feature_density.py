@@ -98,15 +98,19 @@ def test_features_come_from_the_forward_pass_that_gives_the_logits(architecture:
     assert torch.equal(stages[:, -features.shape[1] :], features)
 
 
-def test_predict_scored_is_predict_plus_the_distance(fitted: tuple[LoadedModel, FeatureDensity]) -> None:
+def test_predict_scored_is_predict_plus_the_distance_and_the_features(
+    fitted: tuple[LoadedModel, FeatureDensity],
+) -> None:
     model, density = fitted
     batch = model.normalise_images(_images(6, seed=4))
     scored = model.predict_scored(batch)
-    assert scored.shape == (6, 3)
+    assert scored.shape == (6, 3 + feature_dimension(model.architecture, PENULTIMATE))
     assert torch.equal(scored[:, :2], model.predict(batch))
     with torch.inference_mode():
         features, _ = features_and_logits(model.network, model.architecture, batch, density.features)
+        penultimate, _ = features_and_logits(model.network, model.architecture, batch, PENULTIMATE)
     assert torch.allclose(scored[:, 2].double(), density.distance(features), rtol=1e-6)
+    assert torch.allclose(scored[:, 3:], penultimate)
     assert torch.isnan(_model().predict_scored(batch)[:, 2]).all()
 
 

@@ -28,6 +28,7 @@ from imaging_ai.api.routes import (
     feedback,
     health,
     images,
+    learning,
     models,
     monitoring,
     predictions,
@@ -72,6 +73,11 @@ TAGS = [
     {
         "name": "worklist",
         "description": "What to read next: waiting cases, most informative and riskiest first.",
+    },
+    {
+        "name": "learning",
+        "description": "What to verify next so the model learns most: the learning queue, and why each case "
+        "is in it.",
     },
     {
         "name": "autonomy",
@@ -124,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.keys_router)
     app.include_router(audit.router)
     app.include_router(worklist.router)
+    app.include_router(learning.router)
     app.include_router(autonomy.router)
     app.include_router(monitoring.router)
     enforce_route_policies(app)

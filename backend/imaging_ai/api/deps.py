@@ -17,6 +17,7 @@ from imaging_ai.services.accounts.users import AccountService
 from imaging_ai.services.audit import AuditLog
 from imaging_ai.services.cases.feedback import FeedbackService
 from imaging_ai.services.cases.images import IngestionService
+from imaging_ai.services.cases.learning_queue import LearningQueue
 from imaging_ai.services.cases.predictions import PredictionService
 from imaging_ai.services.cases.worklist import Worklist
 from imaging_ai.services.models.catalog import ModelCatalog
@@ -90,6 +91,13 @@ def get_worklist(session: SessionDep) -> Worklist:
 
 
 WorklistDep = Annotated[Worklist, Depends(get_worklist)]
+
+
+def get_learning_queue(state: StateDep, session: SessionDep) -> LearningQueue:
+    return LearningQueue(session, random_share=state.settings.learning_random_share)
+
+
+LearningQueueDep = Annotated[LearningQueue, Depends(get_learning_queue)]
 
 
 def get_monitoring(session: SessionDep) -> Monitoring:

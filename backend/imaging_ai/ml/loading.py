@@ -12,7 +12,7 @@ from torch import nn
 
 from imaging_ai.ml.architectures import build_network
 from imaging_ai.ml.feature_density import FeatureDensity
-from imaging_ai.ml.features import PENULTIMATE, feature_dimension, features_and_logits
+from imaging_ai.ml.features import STAGES, feature_dimension, stage_features_and_logits
 from imaging_ai.ml.preprocessing import PreprocessingSpec
 from imaging_ai.ml.tasks import TASKS, TaskSpec
 from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, ModelStoreError, StoredVersion
@@ -44,18 +44,24 @@ class LoadedModel:
             return self.calibrated(self.network(batch))
 
     def predict_scored(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, K + 1) for normalised inputs (N, 1, S, S): the calibrated probabilities, exactly as
+        """(N, K + 1 + D) for normalised inputs (N, 1, S, S): the calibrated probabilities, exactly as
         `predict` returns them, then the Mahalanobis distance of the image's features (NaN when the
-        version has no density), from the same forward pass."""
+        version has no density), then its D penultimate features (for the learning queue), all from
+        the same forward pass."""
         with torch.inference_mode():
-            kind = self.density.features if self.density is not None else PENULTIMATE
-            features, logits = features_and_logits(self.network, self.architecture, batch, kind)
+            stages, logits = stage_features_and_logits(self.network, self.architecture, batch)
+            penultimate = stages[-1]
+            features = penultimate
+            if self.density is not None and self.density.features == STAGES:
+                features = torch.cat(stages, dim=1)
             probabilities = self.calibrated(logits)
             if self.density is None:
                 distances = torch.full((len(batch),), float("nan"), dtype=probabilities.dtype)
             else:
                 distances = self.density.distance(features).to(probabilities.dtype)
-            return torch.cat([probabilities, distances.unsqueeze(1)], dim=1)
+            return torch.cat(
+                [probabilities, distances.unsqueeze(1), penultimate.to(probabilities.dtype)], dim=1
+            )
 
     def normalise_images(self, images: torch.Tensor) -> torch.Tensor:
         """Resized [0, 1] images (N, S, S) -> normalised network inputs (N, 1, S, S)."""

@@ -95,10 +95,12 @@ class ModelRuntime:
             raise ModelUnavailableError(f"No model version serves {route}.", details={"route": route})
         return fallback
 
-    def predict(self, model: LoadedModel, tensor: torch.Tensor) -> tuple[torch.Tensor, float | None]:
-        """Calibrated probabilities for one (1, S, S) input, and the Mahalanobis distance of its features
-        from the version's training features (None without a feature density), batched with concurrent
-        requests."""
+    def predict(
+        self, model: LoadedModel, tensor: torch.Tensor
+    ) -> tuple[torch.Tensor, float | None, torch.Tensor]:
+        """Calibrated probabilities for one (1, S, S) input, the Mahalanobis distance of its features
+        from the version's training features (None without a feature density), and its penultimate
+        features; batched with concurrent requests."""
         if self._max_batch <= 1:
             scored = model.predict_scored(tensor.unsqueeze(0))[0]
         else:
@@ -110,8 +112,9 @@ class ModelRuntime:
                     )
                     self._batchers[model.version] = batcher
             scored = batcher.submit(tensor)
-        distance = float(scored[-1])
-        return scored[:-1], (None if math.isnan(distance) else distance)
+        labels = len(model.labels)
+        distance = float(scored[labels])
+        return scored[:labels], (None if math.isnan(distance) else distance), scored[labels + 1 :]
 
     def _current(self, route: str) -> LoadedModel | None:
         with self._lock:

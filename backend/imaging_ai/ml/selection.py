@@ -110,14 +110,15 @@ def learning_order(
     n = len(keys)
     count = min(count, n)
     by_key = [int(i) for i in np.argsort(np.asarray(keys), kind="stable")]
+    # The strategy's first `count` cases suffice: each random pick takes at most one of them.
     strategy: list[tuple[int, float | None]]
     if informative and embeddings is not None:
         name = BADGE
         norms = np.linalg.norm(np.asarray(embeddings, dtype=np.float64), axis=1)
-        strategy = [(i, round(float(norms[i]), 4)) for i in badge_order(embeddings, n, rng)]
+        strategy = [(i, round(float(norms[i]), 4)) for i in badge_order(embeddings, count, rng)]
     else:
         name = STRATIFIED
-        strategy = [(i, e) for i, e in stratified_order(strata, error_rates, keys, n)]
+        strategy = [(i, e) for i, e in stratified_order(strata, error_rates, keys, count)]
     taken: set[int] = set()
     picks: list[Pick] = []
     random_next = strategy_next = 0

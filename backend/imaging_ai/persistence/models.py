@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     false,
@@ -198,6 +199,22 @@ class Prediction(Base):
     def awaits_blind_read(self) -> bool:
         """Drawn to be read blind and not read yet: its answer is shown to no clinician until then."""
         return self.blind_read and self.status != PredictionStatus.reviewed
+
+
+class LearningScore(Base):
+    """A waiting case as scored by the version serving its site, for the learning queue
+    (`services/cases/learning_queue.py`); refreshed when another version starts serving the site."""
+
+    __tablename__ = "learning_scores"
+
+    prediction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("predictions.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[str] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    probabilities: Mapped[dict[str, Any]] = mapped_column()
+    features: Mapped[bytes] = mapped_column(LargeBinary)
+    """Penultimate features, float16 (`persistence.learning_scores.encode_features`)."""
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Feedback(Base):

@@ -9,6 +9,7 @@ import {
   type AutonomyLevel,
   type AutonomyOverview,
   type Calibration,
+  type LearningQueuePage,
   type SiteAutonomy,
   type TaskMetrics,
   type WorklistEntry,
@@ -33,10 +34,18 @@ export interface WorklistFilters {
   offset?: number;
 }
 
+export interface LearningQueueFilters {
+  task: string;
+  site?: string;
+  limit?: number;
+  offset?: number;
+}
+
 export const keys = {
   tasks: ["tasks"] as const,
   predictions: (filters: WorklistFilters) => ["predictions", "list", filters] as const,
   worklist: (filters: WorklistFilters) => ["worklist", filters] as const,
+  learningQueue: (filters: LearningQueueFilters) => ["learning-queue", filters] as const,
   autonomy: (task: string) => ["autonomy", task] as const,
   metrics: (task: string, cases: number) => ["metrics", task, cases] as const,
   calibration: (task: string, site: string | null) => ["calibration", task, site] as const,
@@ -139,6 +148,30 @@ export function useQueue(filters: WorklistFilters) {
   });
 }
 
+/** The cases waiting for a clinician in the order in which their verdicts would teach the model most
+ * (`GET /learning-queue`), per task and site; not the worklist's order, which is for patient care. */
+export function useLearningQueue(filters: LearningQueueFilters) {
+  return useQuery<LearningQueuePage>({
+    queryKey: keys.learningQueue(filters),
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/learning-queue", {
+          params: {
+            query: {
+              task: filters.task,
+              site: filters.site || undefined,
+              limit: filters.limit ?? 20,
+              offset: filters.offset ?? 0,
+            },
+          },
+        }),
+      ),
+    enabled: Boolean(filters.task),
+    placeholderData: keepPreviousData,
+    refetchInterval: 30_000,
+  });
+}
+
 export function usePrediction(id: string) {
   return useQuery<Prediction>({
     queryKey: keys.prediction(id),
@@ -178,6 +211,7 @@ export function useGiveVerdict(predictionId: string) {
       void queryClient.invalidateQueries({ queryKey: keys.prediction(predictionId) });
       void queryClient.invalidateQueries({ queryKey: ["predictions", "list"] });
       void queryClient.invalidateQueries({ queryKey: ["worklist"] });
+      void queryClient.invalidateQueries({ queryKey: ["learning-queue"] });
       // A verdict is evidence: levels, recommendations, alerts and charts may change.
       void queryClient.invalidateQueries({ queryKey: ["autonomy"] });
       void queryClient.invalidateQueries({ queryKey: ["metrics"] });
@@ -222,6 +256,8 @@ function useInvalidateModels(task: string) {
     // A new version where a site is served drops the autonomy earned there (and may raise an alert).
     void queryClient.invalidateQueries({ queryKey: ["autonomy"] });
     void queryClient.invalidateQueries({ queryKey: keys.alerts });
+    // Another version serving a site re-scores its learning queue.
+    void queryClient.invalidateQueries({ queryKey: ["learning-queue"] });
   };
 }
 

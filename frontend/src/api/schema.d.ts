@@ -258,6 +258,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/learning-queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The learning queue
+         * @description The cases waiting for a clinician, in the order in which their verdicts would teach the model most (not the worklist's order, which is for patient care). A share (`IMAGING_AI_LEARNING_RANDOM_SHARE`) is drawn at random; the rest is sampled by the estimated error of each predicted label at the site while the version serving it is uninformative there, then by uncertainty and diversity (BADGE) once it is. Each entry says why it is in the queue; a case awaiting its blind read keeps its answer, and the reason, hidden.
+         */
+        get: operations["learning-get_learning_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/models/{version}": {
         parameters: {
             query?: never;
@@ -1319,6 +1339,55 @@ export interface components {
             site: string | null;
             /** Size Bytes */
             size_bytes: number;
+        };
+        /** LearningQueueEntry */
+        LearningQueueEntry: {
+            prediction: components["schemas"]["PredictionPublic"];
+            /**
+             * Rank
+             * @description 1 for the case to verify first.
+             */
+            rank: number;
+            /**
+             * Reason
+             * @description Why the case is in the queue, in words.
+             */
+            reason: string;
+            /**
+             * Scored By
+             * @description The version whose score placed the case.
+             */
+            scored_by: string | null;
+            /**
+             * Stale
+             * @description Scored by a version that no longer serves the site; the worker re-scores it shortly.
+             */
+            stale: boolean;
+            /**
+             * Strategy
+             * @description `random`: drawn at random (a fixed share, so the evidence stays unbiased); `stratified`: sampled by the estimated error of its predicted label at the site, while the serving version is uninformative there; `uncertain_diverse`: uncertain and unlike the cases ranked above it (BADGE), once the version is informative.
+             * @enum {string}
+             */
+            strategy: "random" | "stratified" | "uncertain_diverse";
+        };
+        /** LearningQueuePage */
+        LearningQueuePage: {
+            /** Items */
+            items: components["schemas"]["LearningQueueEntry"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Random Share
+             * @description The share of the queue drawn at random.
+             */
+            random_share: number;
+            /**
+             * Total
+             * @description Cases waiting for a clinician's verdict.
+             */
+            total: number;
         };
         /** Liveness */
         Liveness: {
@@ -3170,6 +3239,68 @@ export interface operations {
                 };
                 content: {
                     "image/png": unknown;
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "learning-get_learning_queue": {
+        parameters: {
+            query: {
+                task: string;
+                site?: string | null;
+                limit?: number;
+                /** @description Items to skip (paging). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LearningQueuePage"];
                 };
             };
             /** @description Not signed in, or the API key is not valid. */

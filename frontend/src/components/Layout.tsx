@@ -14,6 +14,7 @@ export function Layout() {
         <span className="brand">Imaging AI</span>
         <nav aria-label="Main">
           <NavLink to="/worklist">Worklist</NavLink>
+          <NavLink to="/learn">Teach the model</NavLink>
           <NavLink to="/upload">Upload</NavLink>
           <NavLink to="/trust">Trust</NavLink>
           {isAdmin && <NavLink to="/models">Models</NavLink>}

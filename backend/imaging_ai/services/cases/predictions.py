@@ -24,8 +24,9 @@ from imaging_ai.ml.operating_point import served_label_index
 from imaging_ai.ml.preprocessing import tensor_from_decoded
 from imaging_ai.ml.runtime import ModelRuntime
 from imaging_ai.ml.tasks import TaskSpec, get_task, require_label
+from imaging_ai.persistence.learning_scores import LearningScoreRepository, encode_features
 from imaging_ai.persistence.model_versions import ModelVersionRepository
-from imaging_ai.persistence.models import Image, Prediction
+from imaging_ai.persistence.models import Image, LearningScore, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
 from imaging_ai.persistence.unit_of_work import end_transaction
 from imaging_ai.services.accounts.identity import Principal
@@ -102,6 +103,8 @@ class _Answer:
     model: LoadedModel
     probabilities: torch.Tensor
     distance: float | None
+    features: torch.Tensor
+    """Penultimate features: with the probabilities, the case's learning score."""
     inference_ms: float
 
 
@@ -169,8 +172,8 @@ class PredictionService:
         model = self.runtime.serving(route, plan.served.version.id, plan.served.version.store_path)
         started = time.perf_counter()
         tensor = tensor_from_decoded(decoded, model.preprocessing)
-        probabilities, distance = self.runtime.predict(model, tensor)
-        return _Answer(model, probabilities, distance, (time.perf_counter() - started) * 1000)
+        probabilities, distance, features = self.runtime.predict(model, tensor)
+        return _Answer(model, probabilities, distance, features, (time.perf_counter() - started) * 1000)
 
     def _record(self, image: Image, plan: _Plan, answer: _Answer, request: PredictionRequest) -> Prediction:
         task, site, model = plan.task, plan.site, answer.model
@@ -209,6 +212,15 @@ class PredictionService:
         )
         self.predictions.add(prediction)
         self.autonomy.finalise(prediction)
+        if prediction.status == PredictionStatus.pending_review:
+            LearningScoreRepository(self.session).put(
+                LearningScore(
+                    prediction_id=prediction.id,
+                    model_version_id=model.version,
+                    probabilities=prediction.probabilities,
+                    features=encode_features(answer.features),
+                )
+            )
         return prediction
 
     def get(self, prediction_id: uuid.UUID) -> Prediction:

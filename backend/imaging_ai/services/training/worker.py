@@ -18,11 +18,15 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from imaging_ai.ml.runtime import ModelRuntime
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.cases.images import IngestionService
+from imaging_ai.services.cases.learning_queue import LearningQueue
 from imaging_ai.services.training.adaptation_job import AdaptationJobRunner, SourceDataCache
 from imaging_ai.settings import Settings
+from imaging_ai.storage.blob_store import BlobStore
 from imaging_ai.storage.model_store import ModelStoreError, list_versions, remove_partial_versions
 from imaging_ai.vocabulary import TrainingJobStatus
 
@@ -43,6 +47,9 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.runner = AdaptationJobRunner(session_factory, settings, SourceDataCache())
+        self.blob_store = BlobStore(settings.images_dir)
+        # One version at a time on one core: re-scoring is background work beside training.
+        self.runtime = ModelRuntime(2, max_batch=1)
 
     def recover_abandoned_jobs(self, now: datetime | None = None) -> list[uuid.UUID]:
         """Fails running jobs whose worker stopped beating, and removes their partial files."""
@@ -81,10 +88,23 @@ class Worker:
     def run_forever(self, *, max_jobs: int | None = None) -> None:
         done = 0
         while max_jobs is None or done < max_jobs:
-            if self.run_once() is None:
-                time.sleep(self.settings.worker_poll_seconds)
-            else:
+            if self.run_once() is not None:
                 done += 1
+            elif self.rescore_learning_queue() == 0:
+                time.sleep(self.settings.worker_poll_seconds)
+
+    def rescore_learning_queue(self, limit: int = 32) -> int:
+        """Re-scores waiting cases whose learning score is by a version that no longer serves their site
+        (after a promotion or rollback); returns how many were re-scored."""
+        with transaction(self.session_factory) as session:
+            ingestion = IngestionService(
+                session,
+                self.blob_store,
+                max_image_pixels=self.settings.max_image_pixels,
+                pseudonym_key=self.settings.pseudonym_key_bytes,
+            )
+            queue = LearningQueue(session, random_share=self.settings.learning_random_share)
+            return queue.rescore_stale(self.runtime, ingestion, limit=limit)
 
     def _remove_unregistered_versions(self, job_ids: list[uuid.UUID], registered: set[str]) -> None:
         # A version folder written by an abandoned job but never registered is not a real version.
