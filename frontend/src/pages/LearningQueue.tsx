@@ -8,6 +8,7 @@ import type { LearningQueueEntry, LearningStrategy } from "../api/client";
 import { useLearningQueue, useTasks } from "../api/queries";
 import { BlindReadBadge, OutOfDistributionBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
+import { Pager } from "../components/Pager";
 
 export const LEARNING_PAGE_SIZE = 20;
 
@@ -160,19 +161,7 @@ export function LearningQueue() {
               </tbody>
             </table>
           </div>
-          {total > LEARNING_PAGE_SIZE && (
-            <nav className="pager" aria-label="Pages">
-              <button type="button" className="button" disabled={offset === 0} onClick={() => update({ offset: Math.max(0, offset - LEARNING_PAGE_SIZE) })}>
-                Previous page
-              </button>
-              <span className="muted">
-                {offset + 1}–{Math.min(offset + LEARNING_PAGE_SIZE, total)} of {total}
-              </span>
-              <button type="button" className="button" disabled={offset + LEARNING_PAGE_SIZE >= total} onClick={() => update({ offset: offset + LEARNING_PAGE_SIZE })}>
-                Next page
-              </button>
-            </nav>
-          )}
+          <Pager offset={offset} pageSize={LEARNING_PAGE_SIZE} total={total} onOffset={(next) => update({ offset: next })} />
         </>
       )}
     </div>

@@ -4,6 +4,7 @@ import type { AutonomyLevel, PredictionStatus } from "../api/client";
 import { useQueue, useTasks, type QueueRow } from "../api/queries";
 import { AutonomyBadge, BlindReadBadge, FinalityBadges, OutOfDistributionBadge, ReasonBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
+import { Pager } from "../components/Pager";
 import { filtersFrom, LEVELS, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
 
 /** The parts of the priority, as the API weighs them (see GET /api/v1/worklist). */
@@ -182,19 +183,7 @@ export function Worklist() {
               })}
             </tbody>
           </table>
-          {total > PAGE_SIZE && (
-            <nav className="pager" aria-label="Pages">
-              <button type="button" className="button" disabled={offset === 0} onClick={() => update({ offset: Math.max(0, offset - PAGE_SIZE) })}>
-                Previous page
-              </button>
-              <span className="muted">
-                {offset + 1}–{Math.min(offset + PAGE_SIZE, total)} of {total}
-              </span>
-              <button type="button" className="button" disabled={offset + PAGE_SIZE >= total} onClick={() => update({ offset: offset + PAGE_SIZE })}>
-                Next page
-              </button>
-            </nav>
-          )}
+          <Pager offset={offset} pageSize={PAGE_SIZE} total={total} onOffset={(next) => update({ offset: next })} />
         </>
       )}
     </div>
