@@ -25,5 +25,8 @@ echo "==> ruff"
 .venv/bin/ruff check backend tests bench migrations
 echo "==> mypy"
 .venv/bin/mypy
-echo "==> pytest (SQLite and PostgreSQL; tests/e2e drives the web app in Chromium)"
-.venv/bin/pytest "$@"
+echo "==> pytest (SQLite and PostgreSQL; tests/e2e drives the web app in Chromium; two processes)"
+# Two worker processes: much of the suite waits on servers, databases and subprocesses, so two halve
+# its time on a 2-core machine (each PostgreSQL test database is per process). IMAGING_AI_TEST_WORKERS=0
+# runs it in one process.
+.venv/bin/pytest -n "${IMAGING_AI_TEST_WORKERS:-2}" --dist worksteal "$@"
