@@ -103,8 +103,8 @@ export interface Queue {
 }
 
 /** Cases waiting for a clinician come from `GET /worklist`, in its priority order; the other statuses
- * from `GET /predictions` (newest first). */
-export function useQueue(filters: WorklistFilters) {
+ * from `GET /predictions` (newest first). Not asked for while `enabled` is false. */
+export function useQueue(filters: WorklistFilters, { enabled = true }: { enabled?: boolean } = {}) {
   const waiting = filters.status === "pending_review";
   return useQuery<Queue>({
     queryKey: waiting ? keys.worklist(filters) : keys.predictions(filters),
@@ -143,14 +143,16 @@ export function useQueue(filters: WorklistFilters) {
         total: page.total,
       };
     },
+    enabled,
     placeholderData: keepPreviousData,
     refetchInterval: 30_000,
   });
 }
 
 /** The cases waiting for a clinician in the order in which their verdicts would teach the model most
- * (`GET /learning-queue`), per task and site; not the worklist's order, which is for patient care. */
-export function useLearningQueue(filters: LearningQueueFilters) {
+ * (`GET /learning-queue`), per task and site; not the worklist's order, which is for patient care. Not
+ * asked for without a task, or while `enabled` is false. */
+export function useLearningQueue(filters: LearningQueueFilters, { enabled = true }: { enabled?: boolean } = {}) {
   return useQuery<LearningQueuePage>({
     queryKey: keys.learningQueue(filters),
     queryFn: () =>
@@ -166,7 +168,7 @@ export function useLearningQueue(filters: LearningQueueFilters) {
           },
         }),
       ),
-    enabled: Boolean(filters.task),
+    enabled: enabled && Boolean(filters.task),
     placeholderData: keepPreviousData,
     refetchInterval: 30_000,
   });

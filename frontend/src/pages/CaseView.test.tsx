@@ -7,7 +7,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { createMemoryRouter, RouterProvider } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Prediction } from "../api/client";
+import type { LearningQueueEntry, Prediction } from "../api/client";
 import { apiError, hiddenPrediction, json, prediction as fixturePrediction, TASK } from "../test/fixtures";
 import { AiAnswer, CaseView } from "./CaseView";
 
@@ -97,6 +97,11 @@ let revealed: boolean;
 let requests: { method: string; path: string; body?: unknown }[];
 let images: string[];
 let worklist: unknown[];
+/** GET /learning-queue's entries, and what they become once a verdict is given (the server re-ranks). */
+let learning: LearningQueueEntry[];
+let learningAfterVerdict: LearningQueueEntry[] | null;
+/** Cases read with their answer shown, for reading in a queue's order. */
+let cases: Prediction[];
 /** A case whose answer is shown, read before the blind one. */
 const OTHER = fixturePrediction({ id: "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a", image_id: "1a2b3c4d-0000-4000-8000-000000000009" });
 
@@ -113,6 +118,9 @@ class RecordedImage {
 beforeEach(() => {
   revealed = false;
   worklist = [];
+  learning = [];
+  learningAfterVerdict = null;
+  cases = [];
   requests = [];
   images = [];
   // The reader keeps the heatmap on: it must still not be asked for while the answer is hidden.
@@ -154,6 +162,16 @@ beforeEach(() => {
         });
       if (path === "/api/v1/worklist") return json({ items: worklist, total: worklist.length, limit: 50, offset: 0 });
       if (path === `/api/v1/predictions/${OTHER.id}`) return json(OTHER);
+      if (path === "/api/v1/learning-queue")
+        return json({ items: learning, total: learning.length, limit: Number(url.searchParams.get("limit")), offset: 0, random_share: 0.3 });
+      const one = cases.find((item) => path.startsWith(`/api/v1/predictions/${item.id}`));
+      if (one && path.endsWith("/feedback") && request.method === "POST") {
+        if (learningAfterVerdict) learning = learningAfterVerdict;
+        worklist = worklist.filter((entry) => (entry as { prediction: Prediction }).prediction.id !== one.id);
+        return json({ id: "v2", prediction_id: one.id, sequence: 1, verdict: "agree", label: null, reviewer: "dr.lee", notes: null, blind: false, created_at: "2026-11-27T09:31:00Z" }, 201);
+      }
+      if (one && path.endsWith("/feedback")) return json({ prediction_id: one.id, predicted_label: one.predicted_label, label_of_record: null, verdicts: [] });
+      if (one) return json(one);
       if (path.startsWith("/api/v1/images/"))
         return json({ id: hiddenPrediction().image_id, cols: 1024, rows: 1024, format: "png", modality: null });
       return apiError(404, "not_found", `no stub for ${path}`);
@@ -161,14 +179,15 @@ beforeEach(() => {
   );
 });
 
-function renderCase(id = ID) {
+function renderCase(id = ID, query = "") {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false }, mutations: { retry: false } } });
-  const router = createMemoryRouter([{ path: "/cases/:predictionId", element: <CaseView /> }], { initialEntries: [`/cases/${id}`] });
+  const router = createMemoryRouter([{ path: "/cases/:predictionId", element: <CaseView /> }], { initialEntries: [`/cases/${id}${query}`] });
   render(
     <QueryClientProvider client={client}>
       <RouterProvider router={router} />
     </QueryClientProvider>,
   );
+  return router;
 }
 
 const heatmapAsked = () => [...images, ...requests.map((request) => request.path)].filter((url) => url.includes("/heatmap"));
@@ -215,5 +234,86 @@ describe("CaseView on a blind read", () => {
     await waitFor(() => expect(images).toContain(`/api/v1/images/${hiddenPrediction().image_id}/render?size=2048`));
     await waitFor(() => expect(heatmapAsked()).toContain(`/api/v1/predictions/${OTHER.id}/heatmap`));
     expect(heatmapAsked().filter((url) => url.includes(ID))).toEqual([]);
+  });
+});
+
+// --- which queue Next, Previous and the move after a verdict follow -----------------------------------
+
+const caseOf = (n: number) =>
+  fixturePrediction({ id: `c0000000-0000-4000-8000-00000000000${n}`, image_id: `i0000000-0000-4000-8000-00000000000${n}`, site: "ward-b" });
+const [A, B, C] = [caseOf(1), caseOf(2), caseOf(3)];
+const inWorklist = (item: Prediction) => ({ prediction: item, priority: 0.5, components: { uncertainty: 0.5, disagreement_risk: 0.5, waiting: 0.5 }, reason: "review" });
+const inLearning = (item: Prediction, rank: number): LearningQueueEntry => ({
+  rank,
+  strategy: "random",
+  reason: "drawn at random",
+  scored_by: `${TASK}.v1`,
+  stale: false,
+  prediction: item,
+});
+const FROM_LEARN = `?task=${TASK}&site=ward-b&from=learn`;
+const asked = (path: string) => requests.some((request) => request.path === path);
+
+describe("CaseView's reading order", () => {
+  beforeEach(() => {
+    cases = [A, B, C];
+    // The worklist reads A, B, C; the learning queue A, C, B.
+    worklist = [inWorklist(A), inWorklist(B), inWorklist(C)];
+    learning = [inLearning(A, 1), inLearning(C, 2), inLearning(B, 3)];
+  });
+
+  it("opened from the learning queue, follows its order (Next, Previous, prefetch) and links back to it", async () => {
+    const router = renderCase(A.id, FROM_LEARN);
+    await screen.findByTestId("predicted-label");
+    await waitFor(() => expect(screen.getByText("Case 1 of 3 in the learning queue")).toBeTruthy());
+    // The learning queue's next case is the one loaded ahead.
+    await waitFor(() => expect(images).toContain(`/api/v1/images/${C.image_id}/render?size=2048`));
+    expect(images).not.toContain(`/api/v1/images/${B.image_id}/render?size=2048`);
+    const back = screen.getByRole("link", { name: "← Teach the model" });
+    expect(back.getAttribute("href")).toBe(`/learn?task=${TASK}&site=ward-b`);
+
+    fireEvent.click(screen.getByTestId("next-case"));
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/cases/${C.id}`));
+    // The scope travels with the reading.
+    expect(router.state.location.search).toBe(FROM_LEARN);
+    await waitFor(() => expect(screen.getByText("Case 2 of 3 in the learning queue")).toBeTruthy());
+    fireEvent.click(screen.getByRole("button", { name: /Previous/ }));
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/cases/${A.id}`));
+
+    // The learning queue of the same task and site was asked for; the worklist never was.
+    const queueRequest = vi
+      .mocked(fetch)
+      .mock.calls.map(([request]) => new URL((request as Request).url))
+      .find((url) => url.pathname === "/api/v1/learning-queue")!;
+    expect(queueRequest.searchParams.get("task")).toBe(TASK);
+    expect(queueRequest.searchParams.get("site")).toBe("ward-b");
+    expect(asked("/api/v1/worklist")).toBe(false);
+  });
+
+  it("opened from the learning queue, moves on after a verdict to the re-ranked queue's first case", async () => {
+    // The verdict on A takes it out, and the server re-ranks the rest: B first now (C was next before).
+    learningAfterVerdict = [inLearning(B, 1), inLearning(C, 2)];
+    const router = renderCase(A.id, FROM_LEARN);
+    await screen.findByTestId("predicted-label");
+    await waitFor(() => expect(screen.getByText("Case 1 of 3 in the learning queue")).toBeTruthy());
+    fireEvent.click(screen.getByRole("button", { name: /Agree/ }));
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/cases/${B.id}`));
+    expect(router.state.location.search).toBe(FROM_LEARN);
+    expect(await screen.findByText("Verdict saved on the previous case.")).toBeTruthy();
+    expect(asked("/api/v1/worklist")).toBe(false);
+  });
+
+  it("without from=learn, follows the worklist, also after a verdict", async () => {
+    const router = renderCase(A.id, `?task=${TASK}`);
+    await screen.findByTestId("predicted-label");
+    await waitFor(() => expect(screen.getByText("Case 1 of 3 in the worklist")).toBeTruthy());
+    expect(screen.getByRole("link", { name: "← Worklist" }).getAttribute("href")).toBe(`/worklist?task=${TASK}`);
+    fireEvent.click(screen.getByTestId("next-case"));
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/cases/${B.id}`));
+    expect(router.state.location.search).toBe(`?task=${TASK}`);
+    await waitFor(() => expect(screen.getByText("Case 2 of 3 in the worklist")).toBeTruthy());
+    fireEvent.click(screen.getByRole("button", { name: /Agree/ }));
+    await waitFor(() => expect(router.state.location.pathname).toBe(`/cases/${C.id}`));
+    expect(asked("/api/v1/learning-queue")).toBe(false);
   });
 });

@@ -1,14 +1,15 @@
 // One case: the image in the viewer, the AI's answer (with the version that gave it, how it was routed
 // and the decision threshold in force), the verdict buttons and the verdict history.
-// Next/previous follow the worklist the case was opened from (its filters are in the URL).
+// Next/previous follow the worklist the case was opened from (its filters are in the URL), or the
+// learning queue when it was opened from "Teach the model" (`from=learn`, with its task and site).
 // A blind read (`answer_hidden`) shows the image only: no label, probabilities, confidence or heatmap
 // (not even requested) until the clinician's own label is in; then the answer is revealed in place,
 // with whether the read matched it.
-import { useCallback, useEffect, useId, useMemo, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState, type ReactNode } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Prediction } from "../api/client";
-import { keys, useImageRecord, usePrediction, useQueue, useTasks, useVerdicts } from "../api/queries";
+import { keys, useImageRecord, useLearningQueue, usePrediction, useQueue, useTasks, useVerdicts } from "../api/queries";
 import { AutonomyBadge, BlindReadBadge, FinalityBadges, OutOfDistributionBadge, RoutingBadge, ThresholdText } from "../components/Badges";
 import { useShortcuts } from "../components/shortcuts";
 import { ErrorState, formatDate, Loading, Percent } from "../components/States";
@@ -16,37 +17,67 @@ import { ImageViewer, type Tool } from "../viewer/ImageViewer";
 import { DEFAULT_WINDOW, PRESETS, type Window } from "../viewer/windowing";
 import { ShortcutHelp } from "./ShortcutHelp";
 import { VerdictPanel } from "./VerdictPanel";
+import { isFromLearn, learnFiltersFrom, learnListLink } from "./learnParams";
 import { filtersFrom } from "./worklistParams";
+
+/** How many of the learning queue's first entries the case view follows (the list page shows 20 a page). */
+const LEARNING_QUEUE_SPAN = 50;
 
 /** The reading queue: the worklist's order (by priority, from GET /worklist) when the case was last in
  * it, so that the next case is still found after this one leaves the list (a verdict takes it out of
- * "waiting for review", and may reorder the rest: the disagreement risk moves with each verdict). */
-function useReadingQueue(currentId: string, search: URLSearchParams) {
+ * "waiting for review", and may reorder the rest: the disagreement risk moves with each verdict).
+ * Opened from "Teach the model" (`from=learn`), the learning queue's order instead (GET /learning-queue,
+ * same task and site; the case's own task when the address names none): the server re-ranks it after
+ * each verdict, so once this case has left it, the next case is the refreshed queue's first. */
+function useReadingQueue(currentId: string, search: URLSearchParams, caseTask: string | undefined) {
+  const learn = isFromLearn(search);
   const filters = filtersFrom(search);
-  const filtersKey = JSON.stringify(filters);
-  const list = useQueue(filters);
+  const learnScope = learnFiltersFrom(search);
+  const learnTask = learnScope.task ?? caseTask ?? "";
+  const learnFilters = { task: learnTask, site: learnScope.site, limit: LEARNING_QUEUE_SPAN, offset: 0 };
+  const scopeKey = JSON.stringify(learn ? ["learn", learnFilters] : filters);
+  const list = useQueue(filters, { enabled: !learn });
+  const learning = useLearningQueue(learnFilters, { enabled: learn });
+  const data = learn ? learning.data : list.data;
+  const fresh = useMemo(
+    () => (learn ? learning.data?.items.map((entry) => entry.prediction.id) : list.data?.rows.map((row) => row.prediction.id)) ?? [],
+    [learn, learning.data, list.data],
+  );
   const [snapshot, setSnapshot] = useState<{ key: string; ids: string[] }>({ key: "", ids: [] });
-  const fresh = useMemo(() => list.data?.rows.map((row) => row.prediction.id) ?? [], [list.data]);
   useEffect(() => {
-    if (fresh.includes(currentId)) setSnapshot({ key: filtersKey, ids: fresh });
-  }, [fresh, currentId, filtersKey]);
-  const ids = snapshot.key === filtersKey ? snapshot.ids : fresh;
+    if (fresh.includes(currentId)) setSnapshot({ key: scopeKey, ids: fresh });
+  }, [fresh, currentId, scopeKey]);
+  const ids = snapshot.key === scopeKey ? snapshot.ids : fresh;
   const index = ids.indexOf(currentId);
-  // Cases of the snapshot after (before) this one that are still in the list.
-  const live = (id: string) => id !== currentId && (!list.data || fresh.includes(id));
-  const after = (index >= 0 ? ids.slice(index + 1) : fresh).filter(live);
-  const before = (index >= 0 ? ids.slice(0, index).reverse() : []).filter(live);
   const freshIndex = fresh.indexOf(currentId);
+  // Cases of the snapshot after (before) this one that are still in the list.
+  const live = (id: string) => id !== currentId && (!data || fresh.includes(id));
+  // The learning queue is re-ranked once this case leaves it: its next case is the refreshed queue's first.
+  const reranked = learn && data !== undefined && freshIndex < 0;
+  const after = (index >= 0 && !reranked ? ids.slice(index + 1) : fresh).filter(live);
+  const before = (index >= 0 ? ids.slice(0, index).reverse() : []).filter(live);
+  const where = learn ? "learning queue" : "worklist";
+  const refetchLearning = learning.refetch;
+  /** The case to move on to after a verdict on this one. The worklist's is known at once; the learning
+   * queue's once it has been re-ranked without this case (the verdict's invalidation refetches it). */
+  const nextAfterVerdict = useCallback(async (): Promise<string | null> => {
+    const refreshed = await refetchLearning({ cancelRefetch: false });
+    return refreshed.data?.items.map((entry) => entry.prediction.id).find((id) => id !== currentId) ?? null;
+  }, [refetchLearning, currentId]);
   return {
+    learn,
     next: after[0] ?? null,
     previous: before[0] ?? null,
-    label: !list.data
+    nextAfterVerdict,
+    listLink: learn ? learnListLink(learnTask || undefined, learnScope.site) : `/worklist${search.toString() ? `?${search}` : ""}`,
+    where,
+    label: !data
       ? ""
       : freshIndex >= 0
-        ? `Case ${freshIndex + 1 + (filters.offset ?? 0)} of ${list.data.total} in the worklist`
+        ? `Case ${freshIndex + 1 + (learn ? 0 : (filters.offset ?? 0))} of ${data.total} in the ${where}`
         : after.length > 0
-          ? `${after.length} more ${after.length === 1 ? "case" : "cases"} in the worklist`
-          : "Not in the current worklist",
+          ? `${after.length} more ${after.length === 1 ? "case" : "cases"} in the ${where}`
+          : `Not in the current ${where}`,
   };
 }
 
@@ -87,7 +118,7 @@ export function CaseView() {
   const navigate = useNavigate();
   const prediction = usePrediction(predictionId);
   const tasks = useTasks();
-  const queue = useReadingQueue(predictionId, search);
+  const queue = useReadingQueue(predictionId, search, prediction.data?.task);
   const [helpOpen, setHelpOpen] = useState(false);
   const [advance, setAdvance] = useState(() => localStorage.getItem("imaging-ai.advance") !== "false");
   // The case a verdict was just given on, and the case reading moved on to from it (none after a blind
@@ -102,12 +133,16 @@ export function CaseView() {
   );
 
   usePrefetchCase(queue.next);
+  // The case on screen, for a move after a verdict that waits for the learning queue's refresh.
+  const currentCase = useRef(predictionId);
+  useEffect(() => {
+    currentCase.current = predictionId;
+  }, [predictionId]);
   useEffect(() => {
     // A note about a verdict belongs to the case it was given on and the one reading moved on to.
     setSaved((current) => (current && current.on !== predictionId && current.next !== predictionId ? null : current));
   }, [predictionId]);
 
-  const worklistLink = `/worklist${search.toString() ? `?${search}` : ""}`;
   const labels = tasks.data?.find((task) => task.name === prediction.data?.task)?.labels ?? Object.keys(prediction.data?.probabilities ?? {});
 
   useShortcuts((key) => {
@@ -132,8 +167,8 @@ export function CaseView() {
   return (
     <div className="case" data-case-id={prediction.data.id}>
       <nav className="case-nav" aria-label="Reading">
-        <Link to={worklistLink} className="button small">
-          ← Worklist
+        <Link to={queue.listLink} className="button small">
+          {queue.learn ? "← Teach the model" : "← Worklist"}
         </Link>
         <button type="button" className="button small" onClick={() => go(queue.previous)} disabled={!queue.previous}>
           Previous <kbd>K</kbd>
@@ -170,9 +205,21 @@ export function CaseView() {
             labels={labels}
             shortcutsEnabled={!helpOpen}
             onDone={() => {
+              const on = prediction.data.id;
               const blind = prediction.data.answer_hidden;
+              if (queue.learn && advance && !blind) {
+                // The learning queue is re-ranked by the verdict: move on to its refreshed first case
+                // (unless the reader has moved elsewhere meanwhile).
+                setSaved({ on, next: null, blind });
+                void queue.nextAfterVerdict().then((next) => {
+                  if (!next || currentCase.current !== on) return;
+                  setSaved({ on, next, blind });
+                  go(next);
+                });
+                return;
+              }
               const next = advance && !blind ? queue.next : null;
-              setSaved({ on: prediction.data.id, next, blind });
+              setSaved({ on, next, blind });
               if (next) go(next);
             }}
           />
@@ -191,7 +238,7 @@ export function CaseView() {
           )}
           {!queue.next && saved?.on === prediction.data.id && (
             <p className="ok small" role="status">
-              No more cases in this worklist. <Link to={worklistLink}>Back to the worklist</Link>
+              No more cases in this {queue.where}. <Link to={queue.listLink}>Back to the {queue.where}</Link>
             </p>
           )}
           <VerdictHistoryPanel predictionId={prediction.data.id} />

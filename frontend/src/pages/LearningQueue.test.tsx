@@ -99,8 +99,8 @@ describe("LearningQueue", () => {
     expect(reasons[1]!.textContent).toBe(RANDOM);
     expect(rows[0]!.querySelector(".label-chip")!.textContent).toBe("normal");
     expect(rows[0]!.textContent).toContain("81.0%");
-    // The case opens in the worklist of the same task.
-    expect(within(rows[0]!).getByRole("link").getAttribute("href")).toBe(`/cases/s1?task=${TASK}`);
+    // The case opens in this queue's order (`from=learn`), for the same task.
+    expect(within(rows[0]!).getByRole("link").getAttribute("href")).toBe(`/cases/s1?task=${TASK}&from=learn`);
   });
 
   it("shows a blind read without its answer", async () => {
@@ -139,6 +139,12 @@ describe("LearningQueue", () => {
     await waitFor(() => expect(router.state.location.search).toBe("?task=brain-mri-tumour&site=nih"));
     await waitFor(() =>
       expect(queueRequests().some((url) => url.searchParams.get("task") === "brain-mri-tumour" && url.searchParams.get("site") === "nih")).toBe(true),
+    );
+    // The cases open in the learning queue of the same task and site.
+    await waitFor(() =>
+      expect(within(screen.getByTestId("learning-queue")).getAllByRole("link")[0]!.getAttribute("href")).toBe(
+        "/cases/s1?task=brain-mri-tumour&site=nih&from=learn",
+      ),
     );
   });
 

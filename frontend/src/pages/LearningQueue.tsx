@@ -9,6 +9,7 @@ import { useLearningQueue, useTasks } from "../api/queries";
 import { BlindReadBadge, OutOfDistributionBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { Pager } from "../components/Pager";
+import { learnCaseLink, learnFiltersFrom, learnParamsFrom, type LearnFilters } from "./learnParams";
 
 export const LEARNING_PAGE_SIZE = 20;
 
@@ -45,31 +46,9 @@ function Reason({ text }: { text: string }) {
   );
 }
 
-interface Filters {
-  task: string | undefined;
-  site: string | undefined;
-  offset: number;
-}
-
-function filtersFrom(params: URLSearchParams): Filters {
-  return {
-    task: params.get("task") || undefined,
-    site: params.get("site") || undefined,
-    offset: Math.max(0, Number(params.get("offset") ?? 0) || 0),
-  };
-}
-
-function paramsFrom(filters: Filters): URLSearchParams {
-  const params = new URLSearchParams();
-  if (filters.task) params.set("task", filters.task);
-  if (filters.site) params.set("site", filters.site);
-  if (filters.offset) params.set("offset", String(filters.offset));
-  return params;
-}
-
 export function LearningQueue() {
   const [params, setParams] = useSearchParams();
-  const filters = filtersFrom(params);
+  const filters = learnFiltersFrom(params);
   const tasks = useTasks();
   // A task is required: the first one until another is chosen.
   const task = filters.task ?? tasks.data?.[0]?.name ?? "";
@@ -78,10 +57,11 @@ export function LearningQueue() {
   const [site, setSite] = useState(filters.site ?? "");
   useEffect(() => setSite(filters.site ?? ""), [filters.site]);
 
-  const update = (change: Partial<Filters>) => setParams(paramsFrom({ ...filters, task: task || undefined, offset: 0, ...change }));
-  // The case opens in the worklist of the same task and site (its Next/Previous follow the worklist's order).
-  const scope = paramsFrom({ task: task || undefined, site: filters.site, offset: 0 }).toString();
-  const caseLink = (id: string) => `/cases/${id}${scope ? `?${scope}` : ""}`;
+  const update = (change: Partial<LearnFilters>) => setParams(learnParamsFrom({ ...filters, task: task || undefined, offset: 0, ...change }));
+  const scope = learnParamsFrom({ task: task || undefined, site: filters.site, offset: 0 }).toString();
+  // The case opens with `from=learn`: its Next/Previous and the move after a verdict follow this queue
+  // (same task and site), not the worklist.
+  const caseLink = (id: string) => learnCaseLink(id, task || undefined, filters.site);
   const page = queue.data;
   const entries = page?.items ?? [];
   const total = page?.total ?? 0;
