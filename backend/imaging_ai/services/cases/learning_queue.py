@@ -34,7 +34,7 @@ from imaging_ai.ml.runtime import ModelRuntime
 from imaging_ai.ml.selection import RANDOM, STRATIFIED, Pick, gradient_embeddings, learning_order
 from imaging_ai.ml.tasks import get_task
 from imaging_ai.persistence.learning_scores import LearningScoreRepository, decode_features, encode_features
-from imaging_ai.persistence.models import LearningScore, Prediction
+from imaging_ai.persistence.models import LearningScore, ModelVersion, Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.persistence.unit_of_work import end_transaction
@@ -181,11 +181,17 @@ class LearningQueue:
         ]
         scores = self.scores.for_predictions([p.id for p in waiting])
         serving = ServingService(self.session)
+        versions: dict[tuple[str, str | None], ModelVersion | None] = {}
         stale: list[tuple[Prediction, str, str]] = []
         for prediction in waiting:
-            try:
-                version = serving.version_for(prediction.task, prediction.site).version
-            except NoServingVersionError:
+            route = (prediction.task, prediction.site)
+            if route not in versions:  # one lookup per (task, site), not per case
+                try:
+                    versions[route] = serving.version_for(*route).version
+                except NoServingVersionError:
+                    versions[route] = None
+            version = versions[route]
+            if version is None:
                 continue
             score = scores.get(prediction.id)
             if score is None or score.model_version_id != version.id:
