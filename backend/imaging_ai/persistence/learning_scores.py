@@ -39,6 +39,10 @@ class LearningScoreRepository:
                 scores[score.prediction_id] = score
         return scores
 
+    def add(self, score: LearningScore) -> None:
+        """The first score of a new prediction (written with it, flushed with it)."""
+        self.session.add(score)
+
     def put(self, score: LearningScore) -> None:
         """Insert or replace the case's score."""
         self.session.merge(score)

@@ -213,7 +213,7 @@ class PredictionService:
         self.predictions.add(prediction)
         self.autonomy.finalise(prediction)
         if prediction.status == PredictionStatus.pending_review:
-            LearningScoreRepository(self.session).put(
+            LearningScoreRepository(self.session).add(
                 LearningScore(
                     prediction_id=prediction.id,
                     model_version_id=model.version,
