@@ -70,6 +70,15 @@ class PredictionRepository:
             query = query.where(Prediction.autonomy_level == level)
         return self.session.scalars(query).all()
 
+    def pending_review(self, *, task: str | None = None, site: str | None = None) -> Sequence[Prediction]:
+        """Answers waiting for their verdict (the learning queue's cases: not the audit draws)."""
+        query = select(Prediction).where(Prediction.status == PredictionStatus.pending_review)
+        if task is not None:
+            query = query.where(Prediction.task == task)
+        if site is not None:
+            query = query.where(Prediction.site == site)
+        return self.session.scalars(query).all()
+
     def waiting_counts(self) -> dict[str, int]:
         rows = self.session.execute(
             select(Prediction.task, func.count()).where(WAITING_FOR_A_CLINICIAN).group_by(Prediction.task)

@@ -40,7 +40,6 @@ from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.persistence.unit_of_work import end_transaction
 from imaging_ai.services.cases.images import IngestionService
 from imaging_ai.services.models.serving import NoServingVersionError, ServingService
-from imaging_ai.vocabulary import PredictionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +81,7 @@ class LearningQueue:
 
     def page(self, *, task: str, site: str | None, limit: int, offset: int) -> tuple[list[LearningItem], int]:
         spec = get_task(task)
-        waiting = [
-            p
-            for p in PredictionRepository(self.session).waiting(task=spec.name, site=site, level=None)
-            if p.status == PredictionStatus.pending_review
-        ]
+        waiting = PredictionRepository(self.session).pending_review(task=spec.name, site=site)
         items: list[LearningItem] = []
         for group_site in sorted({p.site for p in waiting}, key=lambda s: s or ""):
             group = [p for p in waiting if p.site == group_site]
@@ -105,10 +100,10 @@ class LearningQueue:
         state = self._state(task, site)
         scores = self.scores.for_predictions([p.id for p in waiting])
         probabilities, features, strata = [], [], []
+        labels = list(get_task(task).labels)
         for prediction in waiting:
             score = scores.get(prediction.id)
             probs = score.probabilities if score is not None else prediction.probabilities
-            labels = list(get_task(task).labels)
             vector = np.array([float(probs[label]) for label in labels])
             probabilities.append(vector)
             strata.append(labels[int(vector.argmax())])
@@ -174,11 +169,7 @@ class LearningQueue:
     def rescore_stale(self, runtime: ModelRuntime, ingestion: IngestionService, *, limit: int = 32) -> int:
         """Re-scores up to `limit` waiting cases whose score is by a version that no longer serves their
         site (or that have none); returns how many. Decoding and inference run with no transaction open."""
-        waiting = [
-            p
-            for p in PredictionRepository(self.session).waiting(task=None, site=None, level=None)
-            if p.status == PredictionStatus.pending_review
-        ]
+        waiting = PredictionRepository(self.session).pending_review()
         scores = self.scores.for_predictions([p.id for p in waiting])
         serving = ServingService(self.session)
         versions: dict[tuple[str, str | None], ModelVersion | None] = {}
