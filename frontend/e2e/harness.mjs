@@ -83,3 +83,39 @@ export async function serveDist(dist) {
   await new Promise((done) => server.listen(0, "127.0.0.1", done));
   return { server, base: `http://127.0.0.1:${server.address().port}` };
 }
+
+/** `GET /api/v1/auth/me` for a signed-in person with these fields (username, display_name, roles...). */
+export const sessionOf = (user) => ({
+  credential: "session",
+  csrf_token: "csrf",
+  expires_at: null,
+  permissions: [],
+  user: { kind: "person", is_active: true, created_at: "2026-11-01T00:00:00Z", last_login_at: null, ...user },
+});
+
+/** A 1440 x 900 page whose API calls are answered by `answer(pathname)` (404 `not_found` when it returns
+ * undefined), with the browser's errors collected; `onRequest(url)` sees each API request. */
+export async function fixturePage(browser, answer, onRequest = () => {}) {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+  await page.route("**/api/**", async (route) => {
+    const url = new URL(route.request().url());
+    onRequest(url);
+    const body = answer(url.pathname);
+    if (body === undefined) {
+      await route.fulfill({ status: 404, json: { error: { code: "not_found", message: "no fixture", details: {}, request_id: null } } });
+    } else {
+      await route.fulfill({ json: body });
+    }
+  });
+  return { page, errors };
+}
+
+/** Logs the page's axe findings and throws on serious or critical ones. */
+export async function requireAccessible(page, what) {
+  const found = await axeViolations(page);
+  console.log(`axe ${what}: ${found.length ? found.map((v) => v.text).join("; ") : "no violations"}`);
+  if (blocking(found).length) throw new Error(`accessibility of ${what}: ${blocking(found).join("; ")}`);
+}

@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, blocking, launchChromium, serveDist } from "./harness.mjs";
+import { fixturePage, launchChromium, requireAccessible, serveDist, sessionOf } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(here, "..", "dist");
@@ -122,13 +122,7 @@ const items = [
 ];
 const queue = { items, total: items.length, limit: 20, offset: 0, random_share: 0.3 };
 
-const session = {
-  credential: "session",
-  csrf_token: "csrf",
-  expires_at: null,
-  permissions: [],
-  user: { id: "u2", username: "dr.lee", display_name: "Dr Lee", kind: "person", roles: ["clinician"], is_active: true, created_at: "2026-11-01T00:00:00Z", last_login_at: null },
-};
+const session = sessionOf({ id: "u2", username: "dr.lee", display_name: "Dr Lee", roles: ["clinician"] });
 
 function answer(path) {
   if (path === "/api/v1/auth/me") return session;
@@ -144,20 +138,9 @@ const { server, base } = await serveDist(dist);
 const browser = await launchChromium();
 let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
   const asked = [];
-  await page.route("**/api/**", async (route) => {
-    const url = new URL(route.request().url());
+  const { page, errors } = await fixturePage(browser, answer, (url) => {
     if (url.pathname === "/api/v1/learning-queue") asked.push(url.search);
-    const body = answer(url.pathname);
-    if (body === undefined) {
-      await route.fulfill({ status: 404, json: { error: { code: "not_found", message: "no fixture", details: {}, request_id: null } } });
-    } else {
-      await route.fulfill({ json: body });
-    }
   });
 
   await page.goto(`${base}/#/learn?task=${TASK}&site=${SITE}`);
@@ -165,9 +148,7 @@ try {
   const ranks = await page.locator("[data-testid=learning-queue] tbody tr").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-rank")));
   if (ranks.join(",") !== "1,2,3,4,5,6,7,8") throw new Error(`rows out of order: ${ranks}`);
   if (!asked.some((search) => search.includes(`task=${TASK}`) && search.includes(`site=${SITE}`))) throw new Error(`queue asked as ${asked}`);
-  const found = await axeViolations(page);
-  console.log(`axe the learning queue: ${found.length ? found.map((v) => v.text).join("; ") : "no violations"}`);
-  if (blocking(found).length) throw new Error(`accessibility of the learning queue: ${blocking(found).join("; ")}`);
+  await requireAccessible(page, "the learning queue");
   await page.screenshot({ path: out, fullPage: true });
   console.log(`screenshot ${out}`);
   if (errors.length) throw new Error(`browser console: ${errors.join(" | ")}`);

@@ -9,7 +9,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, blocking, launchChromium, serveDist } from "./harness.mjs";
+import { fixturePage, launchChromium, requireAccessible, serveDist, sessionOf } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(here, "..", "dist");
@@ -201,13 +201,7 @@ const detail = (v) => ({
   card: { training_data: { sites: v.serving_sites.length ? v.serving_sites : ["source"], replay_fraction: 0.5 } },
   operating_points: task.sites.filter((s) => s.version === v.id && s.operating_point.source === "site").map((s) => ({ site: s.site, ...s.operating_point })),
 });
-const session = {
-  credential: "session",
-  csrf_token: "csrf",
-  expires_at: null,
-  permissions: [],
-  user: { id: "u1", username: "admin", display_name: "Admin", kind: "person", roles: ["admin"], is_active: true, created_at: "2026-11-01T00:00:00Z", last_login_at: null },
-};
+const session = sessionOf({ id: "u1", username: "admin", display_name: "Admin", roles: ["admin"] });
 
 function answer(path) {
   if (path === "/api/v1/auth/me") return session;
@@ -227,42 +221,26 @@ const { server, base } = await serveDist(dist);
 const browser = await launchChromium();
 let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
-  await page.route("**/api/**", async (route) => {
-    const body = answer(new URL(route.request().url()).pathname);
-    if (body === undefined) {
-      await route.fulfill({ status: 404, json: { error: { code: "not_found", message: "no fixture", details: {}, request_id: null } } });
-    } else {
-      await route.fulfill({ json: body });
-    }
-  });
-  const accessible = async (what) => {
-    const found = await axeViolations(page);
-    console.log(`axe ${what}: ${found.length ? found.map((v) => v.text).join("; ") : "no violations"}`);
-    if (blocking(found).length) throw new Error(`accessibility of ${what}: ${blocking(found).join("; ")}`);
-  };
+  const { page, errors } = await fixturePage(browser, answer);
 
   await page.goto(`${base}/#/models?task=${TASK}`);
   await page.getByTestId("site-serving").waitFor();
   await page.getByTestId("version-detail").getByText("Thresholds per site").waitFor();
   await page.getByTestId("gate-comparisons").first().waitFor();
-  await accessible("the Models screen");
+  await requireAccessible(page, "the Models screen");
   await page.screenshot({ path: out, fullPage: true });
   console.log(`screenshot ${out}`);
 
   await page.locator("[data-testid=model-versions] tbody tr").first().getByRole("button", { name: "Promote…" }).click();
   await page.getByRole("dialog").getByLabel("Promote for").selectOption("site:st-olav");
   await page.getByRole("dialog").getByText("Scope:").waitFor();
-  await accessible("the promote dialog");
+  await requireAccessible(page, "the promote dialog");
   await page.screenshot({ path: out.replace(/\.png$/, "-promote.png") });
   await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
 
   await page.locator("[data-testid=site-serving] tr[data-site=ward-b]").getByRole("button", { name: "Roll back site…" }).click();
   await page.getByRole("dialog").getByText("Scope:").waitFor();
-  await accessible("the site rollback dialog");
+  await requireAccessible(page, "the site rollback dialog");
   await page.screenshot({ path: out.replace(/\.png$/, "-rollback.png") });
   if (errors.length) throw new Error(`browser console: ${errors.join(" | ")}`);
 } catch (error) {

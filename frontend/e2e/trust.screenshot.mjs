@@ -11,7 +11,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, blocking, launchChromium, serveDist } from "./harness.mjs";
+import { fixturePage, launchChromium, requireAccessible, serveDist, sessionOf } from "./harness.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(here, "..", "dist");
@@ -200,13 +200,7 @@ const calibration = {
     return { low, high: (index + 1) / 10, n, confidence_mean: n ? low + 0.055 : null, accuracy: n ? Math.min(1, low + [0, 0, 0, 0, 0, 0.02, 0.05, 0.07, 0.06, 0.08][index]) : null };
   }),
 };
-const session = {
-  credential: "session",
-  csrf_token: "csrf",
-  expires_at: null,
-  permissions: [],
-  user: { id: "u1", username: "admin", display_name: "Admin", kind: "person", roles: ["admin"], is_active: true, created_at: "2026-11-01T00:00:00Z", last_login_at: null },
-};
+const session = sessionOf({ id: "u1", username: "admin", display_name: "Admin", roles: ["admin"] });
 
 function answer(path) {
   if (path === "/api/v1/auth/me") return session;
@@ -224,23 +218,7 @@ const { server, base } = await serveDist(dist);
 const browser = await launchChromium();
 let failed = false;
 try {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(String(error)));
-  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
-  await page.route("**/api/**", async (route) => {
-    const body = answer(new URL(route.request().url()).pathname);
-    if (body === undefined) {
-      await route.fulfill({ status: 404, json: { error: { code: "not_found", message: "no fixture", details: {}, request_id: null } } });
-    } else {
-      await route.fulfill({ json: body });
-    }
-  });
-  const accessible = async (what) => {
-    const found = await axeViolations(page);
-    console.log(`axe ${what}: ${found.length ? found.map((v) => v.text).join("; ") : "no violations"}`);
-    if (blocking(found).length) throw new Error(`accessibility of ${what}: ${blocking(found).join("; ")}`);
-  };
+  const { page, errors } = await fixturePage(browser, answer);
 
   await page.goto(`${base}/#/trust?task=${TASK}&site=nih`);
   await page.getByTestId("class-table").waitFor();
@@ -248,14 +226,14 @@ try {
   await page.locator("[data-testid=reliability-diagram] svg .reliability-bin").first().waitFor();
   // The whole sequence of one label, opened.
   await page.locator("details.steps[data-label=normal] summary").click();
-  await accessible("the Trust screen");
+  await requireAccessible(page, "the Trust screen");
   await page.waitForTimeout(200);
   await page.screenshot({ path: out, fullPage: true });
   console.log(`screenshot ${out}`);
 
   await page.getByRole("button", { name: "Apply recommendation…" }).click();
   await page.getByRole("dialog").getByText("Confidence thresholds per label").waitFor();
-  await accessible("the raise-level dialog");
+  await requireAccessible(page, "the raise-level dialog");
   await page.screenshot({ path: out.replace(/\.png$/, "-raise.png") });
   console.log(`screenshot ${out.replace(/\.png$/, "-raise.png")}`);
   await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
@@ -263,7 +241,7 @@ try {
   await page.goto(`${base}/#/trust?task=${TASK}&site=ward-b`);
   await page.locator("[data-testid=current-level][data-site=ward-b]").waitFor();
   await page.evaluate(() => window.scrollTo(0, 0));
-  await accessible("a drifted site");
+  await requireAccessible(page, "a drifted site");
   await page.screenshot({ path: out.replace(/\.png$/, "-drifted.png") });
   console.log(`screenshot ${out.replace(/\.png$/, "-drifted.png")}`);
   if (errors.length) throw new Error(`browser console: ${errors.join(" | ")}`);
