@@ -6,8 +6,8 @@ import { Fragment, useEffect, useId, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import type { LearningQueueEntry, LearningStrategy } from "../api/client";
 import { useLearningQueue, useTasks } from "../api/queries";
-import { BlindReadBadge, OutOfDistributionBadge } from "../components/Badges";
-import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
+import { AnswerCells } from "../components/AnswerCells";
+import { Empty, ErrorState, formatDate, Loading } from "../components/States";
 import { Pager } from "../components/Pager";
 import { learnCaseLink, learnFiltersFrom, learnParamsFrom, type LearnFilters } from "./learnParams";
 
@@ -160,23 +160,7 @@ function Row({ entry, link }: { entry: LearningQueueEntry; link: string }) {
       <td className="learning-why">
         <StrategyBadge strategy={entry.strategy} /> <Reason text={entry.reason} />
       </td>
-      {item.answer_hidden ? (
-        <td colSpan={2} data-testid="blind-row">
-          <BlindReadBadge hidden /> <span className="muted small">answer hidden until your read</span>
-          <OutOfDistributionBadge prediction={item} />
-        </td>
-      ) : (
-        <>
-          <td>
-            <span className={`label-chip label-${item.predicted_label}`}>{item.predicted_label}</span>
-            {item.blind_read && <BlindReadBadge hidden={false} />}
-            <OutOfDistributionBadge prediction={item} />
-          </td>
-          <td className="num">
-            <Percent value={item.confidence} />
-          </td>
-        </>
-      )}
+      <AnswerCells prediction={item} />
       <td className="learning-scored">
         {entry.scored_by ? <span className="mono">{entry.scored_by}</span> : <span className="muted">–</span>}
         {entry.stale && (

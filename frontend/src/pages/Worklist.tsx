@@ -2,8 +2,9 @@ import { useEffect, useId, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { AutonomyLevel, PredictionStatus } from "../api/client";
 import { useQueue, useTasks, type QueueRow } from "../api/queries";
-import { AutonomyBadge, BlindReadBadge, FinalityBadges, OutOfDistributionBadge, ReasonBadge } from "../components/Badges";
-import { Empty, ErrorState, formatDate, Loading, Percent } from "../components/States";
+import { AutonomyBadge, FinalityBadges, ReasonBadge } from "../components/Badges";
+import { Empty, ErrorState, formatDate, Loading } from "../components/States";
+import { AnswerCells } from "../components/AnswerCells";
 import { Pager } from "../components/Pager";
 import { filtersFrom, LEVELS, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
 
@@ -146,24 +147,9 @@ export function Worklist() {
                     </td>
                     <td>{item.task}</td>
                     <td>{item.site ?? <span className="muted">–</span>}</td>
-                    {item.answer_hidden ? (
-                      <td colSpan={3} data-testid="blind-row">
-                        <BlindReadBadge hidden /> <span className="muted small">answer hidden until your read</span>
-                        <OutOfDistributionBadge prediction={item} />
-                      </td>
-                    ) : (
-                      <>
-                        <td>
-                          <span className={`label-chip label-${item.predicted_label}`}>{item.predicted_label}</span>
-                          {item.blind_read && <BlindReadBadge hidden={false} />}
-                          <OutOfDistributionBadge prediction={item} />
-                        </td>
-                        <td className="num">
-                          <Percent value={item.confidence} />
-                        </td>
-                        <td className="num">{item.uncertainty === null ? <span className="muted">–</span> : item.uncertainty.toFixed(2)}</td>
-                      </>
-                    )}
+                    <AnswerCells prediction={item}>
+                      <td className="num">{item.uncertainty === null ? <span className="muted">–</span> : item.uncertainty.toFixed(2)}</td>
+                    </AnswerCells>
                     <td>
                       <AutonomyBadge level={item.autonomy_level} />
                     </td>
