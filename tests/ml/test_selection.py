@@ -8,10 +8,12 @@ from imaging_ai.ml.selection import (
     BADGE,
     RANDOM,
     STRATIFIED,
+    TYPICAL,
     badge_order,
     gradient_embeddings,
     learning_order,
     stratified_order,
+    typical_order,
 )
 
 
@@ -98,3 +100,81 @@ def test_an_uninformative_model_is_stratified_and_share_zero_has_no_random_draws
     assert {p.strategy for p in picks} == {STRATIFIED}
     assert sorted(p.index for p in picks) == list(range(6))
     assert [p.detail for p in picks] == [0.5] * 6
+
+
+def _uneven_clusters() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Well-separated clusters of 40, 25 and 10 cases in 3 dimensions, each with one outlier on its
+    edge. Returns the features, each case's cluster and the outliers' indices."""
+    rng = np.random.default_rng(3)
+    features, cluster, outliers = [], [], []
+    for c, size in enumerate((40, 25, 10)):
+        centre = np.zeros(3)
+        centre[c] = 60.0
+        features.append(centre + rng.normal(0, 1.0, size=(size, 3)))
+        outlier = centre.copy()
+        outlier[(c + 1) % 3] = 7.0
+        features.append(outlier[None, :])
+        cluster += [c] * (size + 1)
+        outliers.append(len(cluster) - 1)
+    return np.concatenate(features), np.array(cluster), np.array(outliers)
+
+
+def test_typical_order_covers_every_cluster_largest_first_with_a_dense_case() -> None:
+    features, cluster, outliers = _uneven_clusters()
+    for seed in range(10):
+        order = typical_order(features, 3, np.random.default_rng(seed), chunk=3)
+        picked = [i for i, _ in order]
+        assert [int(cluster[i]) for i in picked] == [0, 1, 2], (seed, picked)
+        assert [size for _, size in order] == [41.0, 26.0, 11.0]
+        for i in picked:
+            members = features[cluster == cluster[i]]
+            centre = members.mean(axis=0)
+            distances = np.linalg.norm(members - centre, axis=1)
+            assert i not in outliers
+            # Typical: among the closest third of its cluster to the cluster's centre.
+            assert np.linalg.norm(features[i] - centre) <= np.quantile(distances, 1 / 3), (seed, i)
+
+
+def test_typical_order_skips_clusters_the_verified_cases_cover_and_extends_a_shorter_queue() -> None:
+    features, cluster, _ = _uneven_clusters()
+    verified = features[cluster == 0][:2] + 0.01  # two verified cases in the largest cluster
+    for seed in range(5):
+        [(first, size)] = typical_order(features, 1, np.random.default_rng(seed), labelled=verified, chunk=1)
+        assert int(cluster[first]) == 1 and size == 26.0, seed
+    short = typical_order(features, 3, np.random.default_rng(5), chunk=3)
+    long = typical_order(features, 9, np.random.default_rng(5), chunk=3)
+    assert long[:3] == short
+    assert len({i for i, _ in long}) == 9  # never the same case twice
+
+
+def test_learning_order_while_uninformative_is_typical_with_features_and_keeps_the_random_share() -> None:
+    features, _, _ = _uneven_clusters()
+    keys = np.random.default_rng(2).random(len(features))
+    picks = learning_order(
+        keys=keys,
+        random_share=0.25,
+        count=8,
+        informative=False,
+        strata=["normal"] * len(features),
+        error_rates={},
+        embeddings=None,
+        rng=np.random.default_rng(0),
+        features=features,
+    )
+    assert [i for i, p in enumerate(picks) if p.strategy == RANDOM] == [3, 7]
+    assert {p.strategy for p in picks} == {RANDOM, TYPICAL}
+    assert len({p.index for p in picks}) == 8
+    randoms = [p.index for p in picks if p.strategy == RANDOM]
+    assert randoms[0] == next(int(i) for i in np.argsort(keys) if int(i) not in {p.index for p in picks[:3]})
+    # Without features the uninformative order stays stratified.
+    stratified = learning_order(
+        keys=keys,
+        random_share=0.25,
+        count=8,
+        informative=False,
+        strata=["normal"] * len(features),
+        error_rates={},
+        embeddings=None,
+        rng=np.random.default_rng(0),
+    )
+    assert {p.strategy for p in stratified} == {RANDOM, STRATIFIED}
