@@ -50,6 +50,8 @@ def test_train_base_writes_a_complete_version(tmp_path: Path) -> None:
         "--epochs", "2",
         "--input-size", "48",
         "--batch-size", "16",
+        "--augmentation", "strong",
+        "--served-sensitivity", "0.9",
         tmp_path=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -67,6 +69,15 @@ def test_train_base_writes_a_complete_version(tmp_path: Path) -> None:
     for metric in ("auc", "accuracy", "sensitivity", "specificity", "n", "ci95", "ece"):
         assert metric in card["metrics"]["source-test"]
     assert card["metrics"]["source-test"]["n"] == 30
+    assert card["training"]["params"]["augmentation"]["max_noise_std"] > 0
+    # The operating point comes from the gate half; the report half shows it served.
+    point = card["operating_point"]
+    gate, report = card["metrics"]["source-test-gate-half"], card["metrics"]["source-test-report-half"]
+    assert gate["n"] + report["n"] == 30 and point["positives"] == gate["counts_per_label"]["pneumonia"]
+    assert point["target_sensitivity"] == 0.9 and "gate half" in point["chosen_on"]
+    assert point["sensitivity"] == 1.0  # too few positives to bound 0.9 below: every one is called
+    assert report["served"]["threshold"] == point["threshold"]
+    assert 0.0 <= report["served"]["ci95"]["specificity"][0] <= report["served"]["specificity"]
     stored.read_verified_weights()
 
     evaluated = run_cli(

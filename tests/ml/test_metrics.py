@@ -12,6 +12,7 @@ from imaging_ai.ml.metrics import (
     expected_calibration_error,
     macro_auc,
     metrics_with_intervals,
+    patient_bootstrap,
     point_metrics,
 )
 
@@ -77,3 +78,22 @@ def test_temperature_scaling_recovers_a_known_temperature_and_lowers_ece() -> No
     before = expected_calibration_error(torch.softmax(overconfident, 1).numpy(), labels.numpy())
     after = expected_calibration_error(torch.softmax(overconfident / temperature, 1).numpy(), labels.numpy())
     assert after < before / 2
+
+
+def test_the_patient_bootstrap_draws_a_patients_images_together() -> None:
+    # Ten patients with five identical images each: resampling images would pretend to 50 independent
+    # cases and give a narrower interval than resampling the ten patients.
+    values = np.repeat(np.arange(10, dtype=float), 5)
+    groups = [f"p{v:.0f}" for v in values]
+
+    def mean(rows: np.ndarray) -> float:
+        return float(values[rows].mean())
+
+    by_patient = patient_bootstrap(mean, groups, resamples=500)
+    by_image = patient_bootstrap(mean, [str(i) for i in range(50)], resamples=500)
+    assert by_patient[0] < 4.5 < by_patient[1]
+    assert by_patient[1] - by_patient[0] > 1.5 * (by_image[1] - by_image[0])
+    # Every resample holds whole patients: five rows each.
+    sizes = []
+    patient_bootstrap(lambda rows: float(sizes.append(len(rows)) or 0.0), groups, resamples=20)
+    assert sizes == [50] * 20

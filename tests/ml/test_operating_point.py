@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imaging_ai.ml.operating_point import at_threshold, choose_threshold, served_label_index
+from imaging_ai.ml.operating_point import (
+    at_threshold,
+    choose_threshold,
+    choose_threshold_confidently,
+    served_label_index,
+    wilson_lower_bound,
+)
 
 
 def test_the_highest_threshold_meeting_the_target_is_chosen() -> None:
@@ -38,3 +44,26 @@ def test_served_labels_follow_the_threshold_for_two_labels_and_argmax_otherwise(
     assert served_label_index(probabilities, 1, None).tolist() == [0, 1, 0]
     three = np.array([[0.2, 0.5, 0.3]])
     assert served_label_index(three, None, 0.1).tolist() == [1]
+
+
+def test_a_confident_threshold_keeps_a_margin_that_shrinks_with_more_positives() -> None:
+    rng = np.random.default_rng(0)
+    margins = []
+    for n in (60, 600):
+        positives = np.array([True] * n + [False] * n)
+        scores = np.concatenate([rng.uniform(0.2, 1.0, n), rng.uniform(0.0, 0.8, n)])
+        plain = choose_threshold(scores, positives, 0.95)
+        confident = choose_threshold_confidently(scores, positives, 0.95)
+        # The lower bound at the chosen count reaches the target; one positive fewer would not.
+        assert wilson_lower_bound(confident.true_positives, n, 1.6449) >= 0.95
+        assert wilson_lower_bound(confident.true_positives - 1, n, 1.6449) < 0.95
+        assert confident.threshold < plain.threshold and confident.sensitivity > plain.sensitivity
+        margins.append(confident.sensitivity - plain.sensitivity)
+    assert margins[1] < margins[0]
+
+
+def test_a_confident_threshold_calls_every_positive_when_the_target_cannot_be_bounded() -> None:
+    positives = np.array([True] * 5 + [False] * 5)
+    scores = np.linspace(1.0, 0.0, 10)
+    choice = choose_threshold_confidently(scores, positives, 0.95)
+    assert choice.true_positives == 5 and choice.threshold == pytest.approx(scores[4])

@@ -36,6 +36,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     train.add_argument("--patience", type=int, default=4)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--horizontal-flip", action="store_true", help="Augment with left-right flips.")
+    train.add_argument(
+        "--augmentation",
+        default="standard",
+        choices=["standard", "strong"],
+        help="Augmentation preset (ml/augment.py); strong widens the intensity ranges and adds noise.",
+    )
+    train.add_argument(
+        "--served-sensitivity",
+        type=float,
+        help="Two-label tasks: give the version an operating point with this sensitivity (95%% lower "
+        "bound), chosen on the gate half of the source test split.",
+    )
     train.add_argument("--note", action="append", default=[], help="A note for the model card.")
     train.set_defaults(handler=_train_base)
 
@@ -84,7 +96,9 @@ def _sync_models(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train_base(args: argparse.Namespace, settings: Settings) -> int:
-    from imaging_ai.ml.augment import AugmentationSpec
+    from dataclasses import replace
+
+    from imaging_ai.ml.augment import AUGMENTATION_PRESETS
     from imaging_ai.ml.base_training import train_base_version
     from imaging_ai.ml.tasks import TASKS
     from imaging_ai.ml.training import TrainingParams
@@ -99,7 +113,7 @@ def _train_base(args: argparse.Namespace, settings: Settings) -> int:
         learning_rate=args.learning_rate,
         patience=args.patience,
         seed=args.seed,
-        augmentation=AugmentationSpec(horizontal_flip=args.horizontal_flip),
+        augmentation=replace(AUGMENTATION_PRESETS[args.augmentation], horizontal_flip=args.horizontal_flip),
     )
     stored = train_base_version(
         task,
@@ -109,6 +123,7 @@ def _train_base(args: argparse.Namespace, settings: Settings) -> int:
         params=params,
         external_sets={name: Path(path) for name, path in external.items()},
         notes=args.note,
+        served_sensitivity=args.served_sensitivity,
     )
     print(
         json.dumps({"version": stored.version, "path": str(stored.path), "metrics": stored.card["metrics"]})

@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from imaging_ai.ml.adaptation_data import source_test_halves
 from imaging_ai.ml.architectures import build_network
 from imaging_ai.ml.calibration import fit_temperature
 from imaging_ai.ml.data import load_image_set
-from imaging_ai.ml.evaluation import evaluate_image_set, evaluate_probabilities
-from imaging_ai.ml.loading import model_from_weights, serialise_weights
+from imaging_ai.ml.evaluation import evaluate_image_set, evaluate_probabilities, served_at_threshold
+from imaging_ai.ml.loading import LoadedModel, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem, group_key, read_manifest, stable_fraction
 from imaging_ai.ml.metrics import expected_calibration_error
+from imaging_ai.ml.operating_point import choose_threshold_confidently
 from imaging_ai.ml.preprocessing import PreprocessingSpec
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.ml.training import EpochRecord, TrainingParams, predict_logits, train_network
@@ -72,7 +74,11 @@ def train_base_version(
     validation_fraction: float = 0.1,
     test_fraction: float = 0.15,
     notes: Sequence[str] = (),
+    served_sensitivity: float | None = None,
 ) -> StoredVersion:
+    """``served_sensitivity`` (two-label tasks): give the version an operating point, chosen on the gate
+    half of the source test split so that the sensitivity's 95% lower bound there reaches it, and
+    report it served on the report half, which nothing else reads."""
     torch.manual_seed(params.seed)
     items = read_manifest(manifest, labels=task.labels)
     split = split_manifest(
@@ -165,6 +171,10 @@ def train_base_version(
     for name, (eval_items, source) in eval_sets.items():
         images = load_image_set(eval_items, task.labels, params.input_size)
         metrics[name] = {**evaluate_image_set(model, images), "source": source}
+    if served_sensitivity is not None and positive is not None:
+        point, halves = _operating_point(model, split.test, positive, served_sensitivity)
+        card["operating_point"] = point
+        metrics.update(halves)
     card["metrics"] = metrics
     return write_version(
         store_root,
@@ -174,6 +184,43 @@ def train_base_version(
         card=card,
         preprocessing=preprocessing.to_dict(),
     )
+
+
+def _operating_point(
+    model: LoadedModel, test: Sequence[ManifestItem], positive: int, target: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The version's served threshold, from the gate half; both halves' metrics as served at it."""
+    halves = dict(zip(("gate", "report"), source_test_halves(test), strict=True))
+    scored = {}
+    for half, items in halves.items():
+        images = load_image_set(items, model.labels, model.preprocessing.input_size)
+        scored[half] = (
+            images,
+            model.predict_images(images.images).numpy()[:, positive],
+            images.labels.numpy() == positive,
+        )
+    _, gate_scores, gate_positives = scored["gate"]
+    choice = choose_threshold_confidently(gate_scores, gate_positives, target)
+    point = {
+        "threshold": choice.threshold,
+        "target_sensitivity": target,
+        "sensitivity": round(choice.sensitivity, 4),
+        "specificity": round(choice.specificity, 4),
+        "positives": choice.positives,
+        "negatives": choice.negatives,
+        "chosen_on": "the gate half of the source test split (by patient): the highest threshold whose "
+        "sensitivity's one-sided 95% lower bound (Wilson) reaches the target",
+    }
+    metrics = {}
+    for half, (images, scores, positives) in scored.items():
+        groups = [group_key(item) for item in images.items]
+        metrics[f"source-test-{half}-half"] = {
+            **evaluate_image_set(model, images),
+            "served": served_at_threshold(scores, positives, groups, choice.threshold),
+            "source": f"{half} half of the test split, by patient"
+            + (" (read by decisions)" if half == "gate" else " (only ever reported)"),
+        }
+    return point, metrics
 
 
 def _jsonable(value: Any) -> Any:

@@ -11,8 +11,8 @@ from imaging_ai.ml.comparison import ScoredCases
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.manifest import ManifestItem, group_key
-from imaging_ai.ml.metrics import expected_calibration_error, metrics_with_intervals
-from imaging_ai.ml.operating_point import ThresholdChoice, choose_if_enough
+from imaging_ai.ml.metrics import expected_calibration_error, metrics_with_intervals, patient_bootstrap
+from imaging_ai.ml.operating_point import ThresholdChoice, at_threshold, choose_if_enough
 
 
 def evaluate_probabilities(
@@ -26,6 +26,37 @@ def evaluate_probabilities(
     result["ece"] = expected_calibration_error(probabilities, labels) if len(labels) else float("nan")
     rounded: dict[str, Any] = _rounded(result)
     return rounded
+
+
+def served_at_threshold(
+    scores: np.ndarray, positives: np.ndarray, groups: Sequence[str], threshold: float
+) -> dict[str, Any]:
+    """Sensitivity and specificity of the positive label served at ``threshold``, with 95% intervals
+    over patients (``groups``: each case's patient)."""
+    positives = positives.astype(bool)
+    point = at_threshold(scores, positives, threshold)
+
+    def sensitivity(rows: np.ndarray) -> float:
+        called = scores[rows][positives[rows]] >= threshold
+        return float(called.mean()) if len(called) else float("nan")
+
+    def specificity(rows: np.ndarray) -> float:
+        cleared = scores[rows][~positives[rows]] < threshold
+        return float(cleared.mean()) if len(cleared) else float("nan")
+
+    served: dict[str, Any] = {"threshold": threshold}  # exactly the threshold served, not rounded
+    served |= _rounded(
+        {
+            "sensitivity": point.sensitivity,
+            "specificity": point.specificity,
+            "ci95": {
+                "sensitivity": list(patient_bootstrap(sensitivity, groups)),
+                "specificity": list(patient_bootstrap(specificity, groups)),
+            },
+            "interval": "95% percentile bootstrap over patients",
+        }
+    )
+    return served
 
 
 def evaluate_image_set(model: LoadedModel, images: ImageSet) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,3 +111,25 @@ def metrics_with_intervals(
             low = high = float("nan")
         result[name] = MetricWithInterval(value=value, ci_low=float(low), ci_high=float(high))
     return result
+
+
+def patient_bootstrap(
+    statistic: Callable[[np.ndarray], float], groups: Sequence[str], *, resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile interval of ``statistic(rows)`` over resamples of whole patients: a patient's
+    images are not independent, so they are drawn together (``groups``: each row's patient)."""
+    members: dict[str, list[int]] = {}
+    for row, group in enumerate(groups):
+        members.setdefault(group, []).append(row)
+    patients = [np.asarray(rows) for rows in members.values()]
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples if patients else 0):
+        rows = np.concatenate([patients[i] for i in rng.integers(0, len(patients), len(patients))])
+        value = statistic(rows)
+        if not math.isnan(value):
+            values.append(value)
+    if not values:
+        return float("nan"), float("nan")
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+ONE_SIDED_Z_95 = 1.6449
+
 ARGMAX_THRESHOLD = 0.5
 """For two labels, the label of highest probability is the positive one at or above 0.5."""
 
@@ -42,6 +44,30 @@ def choose_threshold(scores: np.ndarray, positives: np.ndarray, target_sensitivi
     needed = max(1, math.ceil(target_sensitivity * len(positive_scores) - 1e-9))
     threshold = float(positive_scores[needed - 1])
     return at_threshold(scores, positives, threshold)
+
+
+def choose_threshold_confidently(
+    scores: np.ndarray, positives: np.ndarray, target_sensitivity: float, *, z: float = ONE_SIDED_Z_95
+) -> ThresholdChoice:
+    """The highest threshold whose sensitivity's one-sided 95% lower bound (Wilson) still reaches the
+    target: a threshold that just meets the target on the cases it was chosen on misses it on about
+    half of all new case sets, so the served promise needs a margin that shrinks as cases grow."""
+    positives = positives.astype(bool)
+    positive_scores = np.sort(scores[positives])[::-1]
+    n = len(positive_scores)
+    if n == 0:
+        raise ValueError("choosing a threshold needs positive cases")
+    needed = max(1, math.ceil(target_sensitivity * n - 1e-9))
+    while needed < n and wilson_lower_bound(needed, n, z) < target_sensitivity:
+        needed += 1
+    return at_threshold(scores, positives, float(positive_scores[needed - 1]))
+
+
+def wilson_lower_bound(successes: int, n: int, z: float) -> float:
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n)
 
 
 def choose_if_enough(
