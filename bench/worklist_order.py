@@ -1,12 +1,16 @@
-"""Does reviewing in worklist order teach the model faster than reviewing in arrival order?
+"""Which order of review teaches the model fastest, through the running service?
 
     .venv/bin/python -m bench.worklist_order --budget 200 --step 50 --out docs/bench/worklist_order
+    .venv/bin/python -m bench.worklist_order --orders random,learning --out docs/bench/learning_order_service
 
 The NIH adult stream (the same patient split as bench.adaptation) is sent to a fresh service. In
-*arrival* order, clinicians review cases as they come. In *worklist* order, the hospital has sent the
-whole stream and clinicians review what `GET /api/v1/worklist` puts first. After every `--step`
-verdicts a training job runs (the gate decides) and the active version is evaluated on the site's
-held-out test patients. Both curves, AUC against verdicts, go to the output folder.
+*arrival* order, clinicians review cases as they come. In the other orders the hospital has sent the
+whole stream first and clinicians review: what `GET /api/v1/worklist` puts first (*worklist*), what
+`GET /api/v1/learning-queue` puts first (*learning*, re-read every `--page` verdicts, after the worker
+has re-scored the waiting cases for the version now serving), or a seeded shuffle (*random*). After
+every `--step` verdicts a training job runs (the gate decides) and the active version is evaluated on
+the site's held-out test patients. The curves, AUC against verdicts, go to the output folder. This is
+the whole-network confirmation of bench.learning_order's fast path.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +30,7 @@ from bench.adaptation import _process_env, evaluate, split_by_patient, wait_for_
 from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.loading import LoadedModel, load_model
-from imaging_ai.ml.manifest import ManifestItem, read_manifest
+from imaging_ai.ml.manifest import ManifestItem, read_manifest, stable_fraction
 from imaging_ai.ml.tasks import TASKS
 from imaging_ai.storage.model_store import list_versions, read_version
 
@@ -49,8 +54,25 @@ def verdict_for(client: httpx.Client, prediction: dict[str, Any], item: Manifest
     client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=body).raise_for_status()
 
 
+def learning_page(client: httpx.Client, limit: int, timeout: float = 600) -> list[dict[str, Any]]:
+    """The top of the learning queue, once the worker has re-scored it for the version now serving."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get("/api/v1/learning-queue", params={"task": TASK, "limit": limit}).json()
+        if not any(entry["stale"] for entry in page["items"]) or time.monotonic() > deadline:
+            return list(page["items"])
+        time.sleep(2)
+
+
 def run(
-    order: str, stream: list[ManifestItem], budget: int, step: int, target: ImageSet, source: ImageSet
+    order: str,
+    stream: list[ManifestItem],
+    budget: int,
+    step: int,
+    target: ImageSet,
+    source: ImageSet,
+    *,
+    page_size: int = 25,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with running_server({"IMAGING_AI_AUTO_TRAIN_AFTER": "0"}) as (base_url, process):
@@ -61,7 +83,7 @@ def run(
         try:
             with signed_in_client(base_url, timeout=300) as client:
                 waiting: dict[str, ManifestItem] = {}
-                if order == "worklist":
+                if order != "arrival":
                     for item in stream:  # the hospital sends everything; clinicians pick from the worklist
                         prediction = client.post(
                             "/api/v1/predictions",
@@ -83,6 +105,15 @@ def run(
                     if order == "arrival":
                         for item in stream[reviewed : reviewed + step]:
                             review_case(client, TASK, item)
+                    elif order == "random":
+                        shuffled = sorted(waiting, key=lambda key: stable_fraction(key, 7))
+                        for key in shuffled[reviewed : reviewed + step]:
+                            prediction = client.get(f"/api/v1/predictions/{key}").json()
+                            verdict_for(client, prediction, waiting[key])
+                    elif order == "learning":
+                        for _ in range(0, step, page_size):
+                            for entry in learning_page(client, page_size):
+                                verdict_for(client, entry["prediction"], waiting[entry["prediction"]["id"]])
                     else:
                         page = client.get("/api/v1/worklist", params={"task": TASK, "limit": step}).json()
                         for entry in page["items"]:
@@ -114,8 +145,10 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    for order, style in (("arrival", "o-"), ("worklist", "s-")):
+    for order, style in (("arrival", "o-"), ("worklist", "s-"), ("random", "^-"), ("learning", "D-")):
         points = [r for r in rows if r["order"] == order]
+        if not points:
+            continue
         axis.plot(
             [r["verdicts"] for r in points], [r["target_auc"] for r in points], style, label=f"{order} order"
         )
@@ -134,6 +167,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=200)
     parser.add_argument("--step", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--orders", default="arrival,worklist", help="arrival, worklist, random, learning")
+    parser.add_argument("--page", type=int, default=25, help="Learning order: verdicts between re-reads.")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "worklist_order")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -143,11 +178,12 @@ def main() -> None:
     source_items = [
         i for i in read_manifest(DATASETS / "cxr-guangzhou-pediatric" / "manifest.csv") if i.split == "test"
     ]
-    [shipped] = [v for v in list_versions(ROOT / "model_store") if v.task == TASK]
-    size = read_version(shipped.path).preprocessing["input_size"]
+    shipped = ROOT / "model_store" / TASK / f"{TASK}.v1"
+    size = read_version(shipped).preprocessing["input_size"]
     target, source = load_image_set(test, labels, size), load_image_set(source_items, labels, size)
-    rows = run("arrival", stream, args.budget, args.step, target, source)
-    rows += run("worklist", stream, args.budget, args.step, target, source)
+    rows = []
+    for order in args.orders.split(","):
+        rows += run(order, stream, args.budget, args.step, target, source, page_size=args.page)
     result = {
         "stream": len(stream),
         "test": len(test),
@@ -155,8 +191,9 @@ def main() -> None:
         "step": args.step,
         "rows": rows,
     }
-    (args.out / "worklist_order.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(rows, args.out / "worklist_order.png")
+    name = "worklist_order" if args.orders == "arrival,worklist" else "orders"
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(rows, args.out / f"{name}.png")
 
 
 if __name__ == "__main__":
