@@ -151,6 +151,15 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def verdict_body(prediction: dict[str, Any], item: ManifestItem) -> dict[str, str]:
+    """The clinician's verdict (the item's label): a blind read is read, not agreed with."""
+    if prediction.get("blind_read"):
+        return {"verdict": "read", "label": item.label}
+    if prediction["predicted_label"] == item.label:
+        return {"verdict": "agree"}
+    return {"verdict": "disagree", "label": item.label}
+
+
 def review_case(client: httpx.Client, task: str, item: ManifestItem) -> dict[str, object]:
     """One case as a hospital sends it: predict, then the clinician's verdict (the item's label)."""
     prediction = client.post(
@@ -158,10 +167,6 @@ def review_case(client: httpx.Client, task: str, item: ManifestItem) -> dict[str
         files={"file": (item.path.name, item.path.read_bytes())},
         data={"task": task, "site": item.site, "patient_id": item.patient_id or ""},
     ).json()
-    verdict = (
-        {"verdict": "agree"}
-        if prediction["predicted_label"] == item.label
-        else {"verdict": "disagree", "label": item.label}
-    )
-    client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=verdict).raise_for_status()
+    body = verdict_body(prediction, item)
+    client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=body).raise_for_status()
     return prediction  # type: ignore[no-any-return]

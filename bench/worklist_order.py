@@ -27,7 +27,7 @@ import httpx
 import torch
 
 from bench.adaptation import _process_env, evaluate, split_by_patient, wait_for_job
-from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client
+from bench.common import DATASETS, ROOT, review_case, running_server, signed_in_client, verdict_body
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.loading import LoadedModel, load_model
 from imaging_ai.ml.manifest import ManifestItem, read_manifest, stable_fraction
@@ -46,11 +46,7 @@ def active_model(client: httpx.Client, data_dir: Path, cache: dict[str, LoadedMo
 
 
 def verdict_for(client: httpx.Client, prediction: dict[str, Any], item: ManifestItem) -> None:
-    body = (
-        {"verdict": "agree"}
-        if prediction["predicted_label"] == item.label
-        else {"verdict": "disagree", "label": item.label}
-    )
+    body = verdict_body(prediction, item)
     client.post(f"/api/v1/predictions/{prediction['id']}/feedback", json=body).raise_for_status()
 
 

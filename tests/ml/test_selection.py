@@ -9,6 +9,7 @@ from imaging_ai.ml.selection import (
     RANDOM,
     STRATIFIED,
     TYPICAL,
+    Pick,
     badge_order,
     gradient_embeddings,
     learning_order,
@@ -150,31 +151,26 @@ def test_typical_order_skips_clusters_the_verified_cases_cover_and_extends_a_sho
 def test_learning_order_while_uninformative_is_typical_with_features_and_keeps_the_random_share() -> None:
     features, _, _ = _uneven_clusters()
     keys = np.random.default_rng(2).random(len(features))
-    picks = learning_order(
-        keys=keys,
-        random_share=0.25,
-        count=8,
-        informative=False,
-        strata=["normal"] * len(features),
-        error_rates={},
-        embeddings=None,
-        rng=np.random.default_rng(0),
-        features=features,
-    )
+
+    def uninformative_order(**features_if_any: np.ndarray) -> list[Pick]:
+        return learning_order(
+            keys=keys,
+            random_share=0.25,
+            count=8,
+            informative=False,
+            strata=["normal"] * len(features),
+            error_rates={},
+            embeddings=None,
+            rng=np.random.default_rng(0),
+            **features_if_any,
+        )
+
+    picks = uninformative_order(features=features)
     assert [i for i, p in enumerate(picks) if p.strategy == RANDOM] == [3, 7]
     assert {p.strategy for p in picks} == {RANDOM, TYPICAL}
     assert len({p.index for p in picks}) == 8
     randoms = [p.index for p in picks if p.strategy == RANDOM]
     assert randoms[0] == next(int(i) for i in np.argsort(keys) if int(i) not in {p.index for p in picks[:3]})
     # Without features the uninformative order stays stratified.
-    stratified = learning_order(
-        keys=keys,
-        random_share=0.25,
-        count=8,
-        informative=False,
-        strata=["normal"] * len(features),
-        error_rates={},
-        embeddings=None,
-        rng=np.random.default_rng(0),
-    )
+    stratified = uninformative_order()
     assert {p.strategy for p in stratified} == {RANDOM, STRATIFIED}
