@@ -1,7 +1,8 @@
 """Which order of review teaches the model fastest, through the running service?
 
     .venv/bin/python -m bench.worklist_order --budget 200 --step 50 --out docs/bench/worklist_order
-    .venv/bin/python -m bench.worklist_order --orders random,learning --out docs/bench/learning_order_service
+    .venv/bin/python -m bench.worklist_order --orders random,learning \
+        --site nih_clinical_center_bethesda_adult --out docs/bench/learning_order_service
 
 The NIH adult stream (the same patient split as bench.adaptation) is sent to a fresh service. In
 *arrival* order, clinicians review cases as they come. In the other orders the hospital has sent the
@@ -37,8 +38,12 @@ from imaging_ai.storage.model_store import list_versions, read_version
 TASK = "chest-xray-pneumonia"
 
 
-def active_model(client: httpx.Client, data_dir: Path, cache: dict[str, LoadedModel]) -> LoadedModel:
-    version = client.get(f"/api/v1/tasks/{TASK}").json()["active_version"]
+def active_model(
+    client: httpx.Client, data_dir: Path, cache: dict[str, LoadedModel], site: str | None = None
+) -> LoadedModel:
+    """The version serving `site` (its own, or the task's default), or the default."""
+    task = client.get(f"/api/v1/tasks/{TASK}").json()
+    version = next((s["version"] for s in task["sites"] if s["site"] == site), task["active_version"])
     if version not in cache:
         roots = [ROOT / "model_store", data_dir / "models"]
         cache[version] = load_model(next(v for r in roots for v in list_versions(r) if v.version == version))
@@ -69,6 +74,7 @@ def run(
     source: ImageSet,
     *,
     page_size: int = 25,
+    site: str | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with running_server({"IMAGING_AI_AUTO_TRAIN_AFTER": "0"}) as (base_url, process):
@@ -87,7 +93,7 @@ def run(
                             data={"task": TASK, "site": item.site, "patient_id": item.patient_id or ""},
                         ).json()
                         waiting[prediction["id"]] = item
-                model = active_model(client, data_dir, cache)
+                model = active_model(client, data_dir, cache, site)
                 rows.append(
                     {
                         "order": order,
@@ -116,14 +122,16 @@ def run(
                             verdict_for(client, entry["prediction"], waiting[entry["prediction"]["id"]])
                     reviewed += step
                     job = wait_for_job(
-                        client, client.post("/api/v1/training-jobs", json={"task": TASK}).json()["id"]
+                        client,
+                        client.post("/api/v1/training-jobs", json={"task": TASK, "site": site}).json()["id"],
                     )
-                    model = active_model(client, data_dir, cache)
+                    model = active_model(client, data_dir, cache, site)
                     row = {
                         "order": order,
                         "verdicts": reviewed,
                         "version": model.version,
                         "decision": job.get("decision"),
+                        "decision_reason": job.get("decision_reason"),
                         **evaluate(model, target, source),
                     }
                     rows.append(row)
@@ -165,6 +173,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--orders", default="arrival,worklist", help="arrival, worklist, random, learning")
     parser.add_argument("--page", type=int, default=25, help="Learning order: verdicts between re-reads.")
+    parser.add_argument(
+        "--site", help="Train for this site (the gate promotes for it alone) and evaluate what it is served."
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "worklist_order")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -179,7 +190,9 @@ def main() -> None:
     target, source = load_image_set(test, labels, size), load_image_set(source_items, labels, size)
     rows = []
     for order in args.orders.split(","):
-        rows += run(order, stream, args.budget, args.step, target, source, page_size=args.page)
+        rows += run(
+            order, stream, args.budget, args.step, target, source, page_size=args.page, site=args.site
+        )
     result = {
         "stream": len(stream),
         "test": len(test),
