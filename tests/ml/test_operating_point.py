@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imaging_ai.ml.metrics import wilson_bounds
 from imaging_ai.ml.operating_point import (
     at_threshold,
     choose_threshold,
     choose_threshold_confidently,
     served_label_index,
-    wilson_lower_bound,
 )
 
 
@@ -55,8 +55,8 @@ def test_a_confident_threshold_keeps_a_margin_that_shrinks_with_more_positives()
         plain = choose_threshold(scores, positives, 0.95)
         confident = choose_threshold_confidently(scores, positives, 0.95)
         # The lower bound at the chosen count reaches the target; one positive fewer would not.
-        assert wilson_lower_bound(confident.true_positives, n, 1.6449) >= 0.95
-        assert wilson_lower_bound(confident.true_positives - 1, n, 1.6449) < 0.95
+        assert wilson_bounds(confident.true_positives, n, 1.6449)[0] >= 0.95
+        assert wilson_bounds(confident.true_positives - 1, n, 1.6449)[0] < 0.95
         assert confident.threshold < plain.threshold and confident.sensitivity > plain.sensitivity
         margins.append(confident.sensitivity - plain.sensitivity)
     assert margins[1] < margins[0]

@@ -37,12 +37,10 @@ def served_at_threshold(
     point = at_threshold(scores, positives, threshold)
 
     def sensitivity(rows: np.ndarray) -> float:
-        called = scores[rows][positives[rows]] >= threshold
-        return float(called.mean()) if len(called) else float("nan")
+        return at_threshold(scores[rows], positives[rows], threshold).sensitivity
 
     def specificity(rows: np.ndarray) -> float:
-        cleared = scores[rows][~positives[rows]] < threshold
-        return float(cleared.mean()) if len(cleared) else float("nan")
+        return at_threshold(scores[rows], positives[rows], threshold).specificity
 
     served: dict[str, Any] = {"threshold": threshold}  # exactly the threshold served, not rounded
     served |= _rounded(

@@ -10,6 +10,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def wilson_bounds(successes: int, n: int, z: float) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (n > 0): honest at small n and near 0 or 1, where
+    the normal one is not."""
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def binary_auc(scores: np.ndarray, positives: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U with average ranks for ties); nan if one class is absent."""
     positives = positives.astype(bool)

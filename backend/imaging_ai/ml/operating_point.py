@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imaging_ai.ml.metrics import wilson_bounds
+
 ONE_SIDED_Z_95 = 1.6449
 
 ARGMAX_THRESHOLD = 0.5
@@ -58,16 +60,9 @@ def choose_threshold_confidently(
     if n == 0:
         raise ValueError("choosing a threshold needs positive cases")
     needed = max(1, math.ceil(target_sensitivity * n - 1e-9))
-    while needed < n and wilson_lower_bound(needed, n, z) < target_sensitivity:
+    while needed < n and wilson_bounds(needed, n, z)[0] < target_sensitivity:
         needed += 1
     return at_threshold(scores, positives, float(positive_scores[needed - 1]))
-
-
-def wilson_lower_bound(successes: int, n: int, z: float) -> float:
-    p = successes / n
-    centre = p + z * z / (2 * n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - half) / (1 + z * z / n)
 
 
 def choose_if_enough(

@@ -3,9 +3,10 @@ intervals."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from imaging_ai.ml.metrics import wilson_bounds
 
 Z_95 = 1.959964
 
@@ -20,16 +21,11 @@ class Proportion:
 
 
 def wilson(successes: int, n: int, z: float = Z_95) -> Proportion:
-    """The Wilson score interval: honest at small n and near 0 or 1, where the normal one is not."""
+    """The proportion with its Wilson score interval (`ml.metrics.wilson_bounds`)."""
     if n <= 0:
         return Proportion(successes, n, None, None, None)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Proportion(
-        successes, n, round(p, 4), round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
-    )
+    low, high = wilson_bounds(successes, n, z)
+    return Proportion(successes, n, round(successes / n, 4), round(low, 4), round(high, 4))
 
 
 def expected_calibration_error(
