@@ -44,6 +44,7 @@ from torch import nn
 
 from bench.adaptation import split_by_patient
 from bench.common import DATASETS, ROOT, report
+from bench.typical_order import TYPICAL, typical_order
 from imaging_ai.ml.data import load_image_set
 from imaging_ai.ml.features import PENULTIMATE, STAGES, feature_dimension, features_and_logits
 from imaging_ai.ml.loading import LoadedModel, load_model
@@ -253,7 +254,13 @@ def learning_selection(
             majority = max(truths.count(k) for k in set(truths)) / len(truths)
             informative = accuracy > majority
         count = min(round_size, budget - len(chosen))
-        cold = site.cold_start_features.numpy() if cold_start == "typical" else None
+        cold_start_order = None
+        if cold_start == "typical" and not informative:  # drawn only when used, as the rng's order
+            cold = site.cold_start_features.numpy()
+            typical = typical_order(
+                cold[[rows[p] for p in waiting]], count, rng, labelled=cold[[rows[p] for p in chosen]]
+            )
+            cold_start_order = (TYPICAL, [(index, size) for index, size in typical])
         picks = learning_order(
             keys=np.array([keys[p] for p in waiting]),
             random_share=0.3,
@@ -263,8 +270,7 @@ def learning_selection(
             error_rates=error_rates,
             embeddings=gradient_embeddings(probs, embedding_inputs.numpy()),
             rng=rng,
-            features=None if cold is None else cold[[rows[p] for p in waiting]],
-            labelled_features=None if cold is None else cold[[rows[p] for p in chosen]],
+            cold_start=cold_start_order,
         )
         for pick in picks:
             path = waiting[pick.index]

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+from bench.typical_order import TYPICAL, typical_order
 
 from imaging_ai.ml.selection import (
     BADGE,
     RANDOM,
     STRATIFIED,
-    TYPICAL,
     Pick,
     badge_order,
     gradient_embeddings,
     learning_order,
     stratified_order,
-    typical_order,
 )
 
 
@@ -148,11 +147,11 @@ def test_typical_order_skips_clusters_the_verified_cases_cover_and_extends_a_sho
     assert len({i for i, _ in long}) == 9  # never the same case twice
 
 
-def test_learning_order_while_uninformative_is_typical_with_features_and_keeps_the_random_share() -> None:
+def test_learning_order_while_uninformative_follows_a_cold_start_order_and_keeps_the_random_share() -> None:
     features, _, _ = _uneven_clusters()
     keys = np.random.default_rng(2).random(len(features))
 
-    def uninformative_order(**features_if_any: np.ndarray) -> list[Pick]:
+    def uninformative_order(**cold_start: tuple[str, list[tuple[int, float]]]) -> list[Pick]:
         return learning_order(
             keys=keys,
             random_share=0.25,
@@ -162,15 +161,16 @@ def test_learning_order_while_uninformative_is_typical_with_features_and_keeps_t
             error_rates={},
             embeddings=None,
             rng=np.random.default_rng(0),
-            **features_if_any,
+            **cold_start,
         )
 
-    picks = uninformative_order(features=features)
+    typical = typical_order(features, 8, np.random.default_rng(0))
+    picks = uninformative_order(cold_start=(TYPICAL, typical))
     assert [i for i, p in enumerate(picks) if p.strategy == RANDOM] == [3, 7]
     assert {p.strategy for p in picks} == {RANDOM, TYPICAL}
     assert len({p.index for p in picks}) == 8
     randoms = [p.index for p in picks if p.strategy == RANDOM]
     assert randoms[0] == next(int(i) for i in np.argsort(keys) if int(i) not in {p.index for p in picks[:3]})
-    # Without features the uninformative order stays stratified.
+    # Without a cold-start order the uninformative order stays stratified.
     stratified = uninformative_order()
     assert {p.strategy for p in stratified} == {RANDOM, STRATIFIED}
