@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +20,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class DicomCaller(BaseModel):
+    """Where images from one calling AE title go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: str = Field(min_length=1, max_length=128)
+    task: str | None = None
 
 
 class Settings(BaseSettings):
@@ -129,6 +138,7 @@ class Settings(BaseSettings):
         default_factory=lambda: {
             "chest-xray-pneumonia": {"normal": 0.05, "pneumonia": 0.15},
             "brain-mri-tumor": {"glioma": 0.05, "meningioma": 0.05, "pituitary": 0.05},
+            "chest-ct-covid": {"non_covid": 0.05, "covid": 0.15},
         },
         description="Per task and label (JSON), the largest share of answers finalised as that label that a "
         "blind reader may label otherwise: for `normal`, missed findings; for a finding, false alarms. "
@@ -182,6 +192,43 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `serve` listens on.")
+    dicom_listener: bool = Field(
+        default=True,
+        description="Run the DICOM listener (C-STORE and C-ECHO) beside the API in `make run`.",
+    )
+    dicom_host: str = Field(default="127.0.0.1", description="Address the DICOM listener binds to.")
+    dicom_port: int = Field(default=11112, ge=1, le=65535, description="Port of the DICOM listener.")
+    dicom_ae_title: str = Field(
+        default="IMAGING_AI", min_length=1, max_length=16, description="The listener's own AE title."
+    )
+    dicom_callers: dict[str, DicomCaller] = Field(
+        default_factory=dict,
+        description="Calling AE titles allowed to send (JSON), each with the `site` its images belong to "
+        'and optionally the `task` they are for, e.g. `{"PACS1": {"site": "north", "task": '
+        '"chest-xray-pneumonia"}}`. Without a task, it is chosen from the modality and body part. Any '
+        "other caller is refused at association. Empty (the default): nobody may send.",
+    )
+    dicomweb_source_url: str | None = Field(
+        default=None,
+        description="Base URL of a DICOMweb server (QIDO-RS/WADO-RS) that `POST /api/v1/pacs/imports` "
+        "pulls studies from, e.g. `http://pacs:8042/dicom-web`.",
+    )
+    dicomweb_source_site: str | None = Field(
+        default=None, description="The site label of images pulled from `dicomweb_source_url`."
+    )
+    results_destination_url: str | None = Field(
+        default=None,
+        description="DICOMweb base URL that results (a Structured Report and a heatmap image per "
+        "prediction) are sent to by STOW-RS. Unset: results are not sent.",
+    )
+    results_send_when: Literal["final", "immediately"] = Field(
+        default="final",
+        description="Send results once a prediction is final (a clinician's verdict or an autonomous rule), "
+        "or at once, marked preliminary.",
+    )
+    results_max_attempts: int = Field(
+        default=8, ge=1, description="Delivery attempts of one result before it is marked failed."
+    )
 
     @field_validator("autonomy_error_targets")
     @classmethod

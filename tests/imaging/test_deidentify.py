@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 import pydicom
@@ -134,7 +135,17 @@ def test_pixels_are_untouched_and_output_is_deterministic(path: str) -> None:
     )
     np.testing.assert_array_equal(before.pixels, after.pixels)
     np.testing.assert_array_equal(before.display, after.display)
-    assert before.metadata == after.metadata
+    assert replace(before.metadata, dicom_identity=None) == replace(after.metadata, dicom_identity=None)
+    # The UIDs are replaced by keyed pseudonyms (the grouping survives, the originals do not).
+    was, now = before.metadata.dicom_identity, after.metadata.dicom_identity
+    assert was is not None and now is not None
+    assert now.instance_number == was.instance_number and now.sop_class_uid == was.sop_class_uid
+    for original, pseudonym in (
+        (was.study_uid, now.study_uid),
+        (was.series_uid, now.series_uid),
+        (was.sop_instance_uid, now.sop_instance_uid),
+    ):
+        assert original is None or (pseudonym != original and pseudonym and pseudonym.startswith("2.25."))
     assert read(result.data).PixelData == read(data).PixelData
     assert deidentify(data).data == result.data
     # Its own output comes back unchanged: a re-uploaded download is a duplicate, not a new image.

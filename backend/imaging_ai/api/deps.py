@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Annotated
 
@@ -195,3 +195,16 @@ def get_authenticator(session: SessionDep) -> Authenticator:
 
 
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+
+
+def case_services(state: AppState) -> Callable[[Session], tuple[IngestionService, PredictionService]]:
+    """The ingestion and prediction services on a given session, composed as for a request: for the
+    paths that receive instances outside a request's transaction (DICOM listener, STOW-RS, a pull)."""
+
+    def build(session: Session) -> tuple[IngestionService, PredictionService]:
+        ingestion = get_ingestion_service(state, session)
+        serving = get_serving_service(state, session)
+        autonomy = get_autonomy_service(state, session)
+        return ingestion, get_prediction_service(state, session, ingestion, autonomy, serving)
+
+    return build

@@ -16,7 +16,7 @@ from imaging_ai.imaging.dicom_read import read_dicom, require_pixel_data
 from imaging_ai.imaging.errors import ImageError
 from imaging_ai.imaging.formats import MEDIA_TYPES, ImageFormat
 from imaging_ai.imaging.greyscale import to_greyscale
-from imaging_ai.imaging.image_types import DecodedImage, ImageMetadata, freeze
+from imaging_ai.imaging.image_types import DecodedImage, DicomIdentity, ImageMetadata, freeze
 from imaging_ai.imaging.windowing import (
     FloatArray,
     blockwise,
@@ -94,6 +94,7 @@ def _decode(dataset: Dataset, max_pixels: int) -> DecodedImage:
         pixel_spacing_mm=pixel_spacing(view),
         number_of_frames=frames,
         frame_index=frame_index,
+        dicom_identity=dicom_identity(dataset),
     )
     return DecodedImage(
         pixels=freeze(pixels),
@@ -183,6 +184,24 @@ def _voi_lut_display(pixels: FloatArray, view: Dataset) -> _Display | None:
     # Normalise by the table's own range: many LUTs declare 16 bits but use 12.
     display = range_display(table[indices].astype(np.float32), float(table.min()), float(table.max()))
     return display, window_for_range(first_mapped, first_mapped + entries - 1)
+
+
+def dicom_identity(dataset: Dataset) -> DicomIdentity:
+    return DicomIdentity(
+        study_uid=_optional_text(dataset, "StudyInstanceUID"),
+        series_uid=_optional_text(dataset, "SeriesInstanceUID"),
+        sop_instance_uid=_optional_text(dataset, "SOPInstanceUID"),
+        sop_class_uid=_optional_text(dataset, "SOPClassUID"),
+        instance_number=_optional_int(dataset, "InstanceNumber"),
+    )
+
+
+def _optional_int(dataset: Dataset, keyword: str) -> int | None:
+    try:
+        value = dataset.get(keyword)
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None  # a malformed optional number is not worth refusing the image for
 
 
 def _header_int(dataset: Dataset, keyword: str) -> int:

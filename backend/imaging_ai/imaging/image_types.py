@@ -31,6 +31,20 @@ class ImageMetadata:
     frame_index: int
     """The frame decoded: ``number_of_frames // 2`` (the middle one; the later of the two middle
     frames for an even count), 0 for single-frame images."""
+    dicom_identity: DicomIdentity | None = None
+    """Where a DICOM instance sits in its study; None for PNG/JPEG."""
+
+
+@dataclass(frozen=True)
+class DicomIdentity:
+    """A DICOM instance's place: its study, series and own UIDs, as read from the file (after
+    de-identification these are the keyed pseudonyms, which keep the grouping), and its number."""
+
+    study_uid: str | None
+    series_uid: str | None
+    sop_instance_uid: str | None
+    sop_class_uid: str | None
+    instance_number: int | None
 
 
 # eq=False: comparing images element-wise is never what `==` should mean (and is ambiguous for arrays).

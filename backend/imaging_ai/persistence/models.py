@@ -31,6 +31,7 @@ from imaging_ai.persistence.base import Base, new_id, utcnow
 from imaging_ai.vocabulary import (
     AlertKind,
     AutonomyLevel,
+    DeliveryStatus,
     ModelVersionStatus,
     OperatingPointSource,
     PredictionStatus,
@@ -71,6 +72,18 @@ class Image(Base):
     site: Mapped[str | None] = mapped_column(String(128), index=True)
     patient_key: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # DICOM only: the (pseudonymised) UIDs that keep an instance in its study and series.
+    study_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    series_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(64), index=True)
+    sop_class_uid: Mapped[str | None] = mapped_column(String(64))
+    instance_number: Mapped[int | None] = mapped_column(Integer)
+    # The decoded frame's modality values (HU for CT) and its default window, for viewers that window
+    # in modality units. Null for images stored before migration 0009.
+    value_min: Mapped[float | None] = mapped_column(Float)
+    value_max: Mapped[float | None] = mapped_column(Float)
+    window_center: Mapped[float | None] = mapped_column(Float)
+    window_width: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (
         CheckConstraint("rows > 0 AND cols > 0", name="positive_size"),
@@ -440,3 +453,36 @@ class OperatingPoint(Base):
     chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (CheckConstraint("threshold >= 0 AND threshold <= 1", name="threshold_range"),)
+
+
+class ResultDelivery(Base):
+    """The outbox of results for the PACS: one row per prediction and destination, sent by the worker
+    (`services/results/`). Holds no patient data: the error text is the sender's, never the PACS's body."""
+
+    __tablename__ = "result_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    prediction_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("predictions.id", ondelete="CASCADE"), index=True
+    )
+    destination: Mapped[str] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    """The worker sending it now; with `claimed_until`, the claim no other worker may take."""
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_final: Mapped[bool | None] = mapped_column()
+    """Whether the last result sent was final (null: none sent yet); a preliminary one is sent again
+    as final once the prediction is final."""
+    sent_sop_instance_uids: Mapped[list[Any]] = mapped_column(default=list)
+    """Every SOP Instance UID the destination accepted, oldest first."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index("uq_result_deliveries_prediction_destination", "prediction_id", "destination", unique=True),
+    )

@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from imaging_ai.persistence.models import Image
 
 
+class Window(BaseModel):
+    """A linear VOI window in modality units (DICOM PS3.3 C.11.2.1.2)."""
+
+    center: float
+    width: float = Field(gt=0)
+
+
 class ImagePublic(BaseModel):
     """A stored, de-identified image and what was read from it."""
 
@@ -34,6 +41,12 @@ class ImagePublic(BaseModel):
                     "site": "st-elsewhere-radiology",
                     "patient_key": "4c1d8e2a9b7f6e5d4c3b2a1f0e9d8c7b",
                     "created_at": "2026-11-27T09:30:00Z",
+                    "study_instance_uid": "2.25.1234567890123456789012345678901234567",
+                    "series_instance_uid": "2.25.2234567890123456789012345678901234567",
+                    "sop_instance_uid": "2.25.3234567890123456789012345678901234567",
+                    "instance_number": 1,
+                    "value_range": [0.0, 4095.0],
+                    "default_window": {"center": 2048.0, "width": 4096.0},
                 }
             ]
         }
@@ -60,6 +73,20 @@ class ImagePublic(BaseModel):
         description="Pseudonymous patient key (keyed hash of the patient ID); groups one patient's cases."
     )
     created_at: datetime
+    study_instance_uid: str | None = Field(
+        default=None, description="DICOM: the study's UID as stored (a keyed pseudonym of the original)."
+    )
+    series_instance_uid: str | None = Field(default=None, description="DICOM: the series' UID as stored.")
+    sop_instance_uid: str | None = Field(default=None, description="DICOM: the instance's UID as stored.")
+    instance_number: int | None = Field(default=None, description="DICOM Instance Number, if given.")
+    value_range: tuple[float, float] | None = Field(
+        default=None,
+        description="Lowest and highest modality value of the displayed frame (Hounsfield units for CT, "
+        "grey levels for PNG/JPEG); null for images stored before this was recorded.",
+    )
+    default_window: Window | None = Field(
+        default=None, description="The file's default window in modality units (what the viewer opens with)."
+    )
 
     @classmethod
     def from_record(cls, image: Image) -> ImagePublic:
@@ -86,4 +113,18 @@ class ImagePublic(BaseModel):
             site=image.site,
             patient_key=image.patient_key,
             created_at=image.created_at,
+            study_instance_uid=image.study_instance_uid,
+            series_instance_uid=image.series_instance_uid,
+            sop_instance_uid=image.sop_instance_uid,
+            instance_number=image.instance_number,
+            value_range=(
+                (image.value_min, image.value_max)
+                if image.value_min is not None and image.value_max is not None
+                else None
+            ),
+            default_window=(
+                Window(center=image.window_center, width=image.window_width)
+                if image.window_center is not None and image.window_width is not None
+                else None
+            ),
         )

@@ -77,6 +77,9 @@ class PreparedUpload:
     site: str | None
     """The uploader's site label, else the DICOM institution's, normalised."""
     decoded: DecodedImage | None
+    value_range: tuple[float, float]
+    """The decoded frame's lowest and highest modality value (HU for CT)."""
+    default_window: tuple[float, float]
 
 
 def normalise_site(raw: str | None) -> str | None:
@@ -157,6 +160,8 @@ class IngestionService:
             patient_key=patient_key,
             site=normalise_site(site) or normalise_site(institution),
             decoded=decoded,
+            value_range=(float(decoded.pixels.min()), float(decoded.pixels.max())),
+            default_window=decoded.default_window,
         )
 
     def record(self, upload: PreparedUpload) -> IngestResult:
@@ -172,6 +177,7 @@ class IngestionService:
             self.store.put_derived(stored.sha256, RENDITION_NAME, upload.rendition)
         meta = upload.metadata
         spacing = meta.pixel_spacing_mm
+        identity = meta.dicom_identity
         image = Image(
             id=uuid.uuid4(),
             content_sha256=stored.sha256,
@@ -190,6 +196,15 @@ class IngestionService:
             frame_index=meta.frame_index,
             site=upload.site,
             patient_key=upload.patient_key,
+            study_instance_uid=identity.study_uid if identity else None,
+            series_instance_uid=identity.series_uid if identity else None,
+            sop_instance_uid=identity.sop_instance_uid if identity else None,
+            sop_class_uid=identity.sop_class_uid if identity else None,
+            instance_number=identity.instance_number if identity else None,
+            value_min=upload.value_range[0],
+            value_max=upload.value_range[1],
+            window_center=upload.default_window[0],
+            window_width=upload.default_window[1],
         )
         try:
             with self.session.begin_nested():
