@@ -236,7 +236,7 @@ test.describe.serial("the learning loop: a clinician reads and corrects, an admi
     await page.waitForTimeout(100);
     await shot("04a-viewer-zoomed-panned-inverted");
     await page.keyboard.press("r");
-    expect(await readout.innerText(), "R resets the window").toContain("W 255 / L 128");
+    expect(await readout.innerText(), "R resets the window").toContain("W 256 / L 128");
     expect(await page.getByRole("button", { name: /Invert/ }).getAttribute("aria-pressed"), "R resets invert").toBe("false");
   });
 

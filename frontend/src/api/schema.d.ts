@@ -318,6 +318,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pacs/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pull a study from the PACS
+         * @description Fetches the study from the DICOMweb server at `IMAGING_AI_DICOMWEB_SOURCE_URL`: QIDO-RS finds it (404 `study_not_found` when the PACS has no such study) and its series, WADO-RS retrieves them instance by instance as stored (no transcoding). Each instance goes through the same de-identification, ingestion and prediction as an upload, in its own transaction: a refused instance is listed with its error code while the others are kept; an instance received before gets the earlier answer (`received_before`). 503 `pacs_not_configured` when no source URL is set, 502 `pacs_unreachable` when the PACS cannot be reached, 502 `pacs_error` when it answers with an error.
+         */
+        post: operations["pacs-import_study"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/predictions": {
         parameters: {
             query?: never;
@@ -351,6 +371,26 @@ export interface paths {
         };
         /** Get a prediction */
         get: operations["predictions-get_prediction"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/predictions/{prediction_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a prediction's result deliveries
+         * @description One per destination; empty when its result is not due yet or none is sent. Each result is a DICOM Structured Report (finding, probabilities, threshold, model version, preliminary or final) and a Secondary Capture of the heatmap, in the source image's pseudonymised study, sent by STOW-RS to `IMAGING_AI_RESULTS_DESTINATION_URL`.
+         */
+        get: operations["deliveries-prediction_deliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -395,6 +435,103 @@ export interface paths {
          * @description A Grad-CAM class-activation overlay (PNG) computed with the model version that made the prediction: warm colours mark the regions that raised the label's score. For the predicted label unless `label` names another. Cached after the first request. Refused (409 `answer_hidden`) while the case awaits its blind read.
          */
         get: operations["predictions-get_heatmap"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/result-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List result deliveries
+         * @description Newest first, filtered by `status` and `prediction_id`. Each result is a DICOM Structured Report (finding, probabilities, threshold, model version, preliminary or final) and a Secondary Capture of the heatmap, in the source image's pseudonymised study, sent by STOW-RS to `IMAGING_AI_RESULTS_DESTINATION_URL`.
+         */
+        get: operations["deliveries-list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/result-deliveries/{delivery_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed delivery
+         * @description A `failed` delivery becomes `pending`, due at once with a fresh count of attempts; audited (`result.delivery_retry`). Any other state: 409 `delivery_not_failed`.
+         */
+        post: operations["deliveries-retry_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/series/{series_instance_uid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A series: its instances and its answer
+         * @description The series' instances ordered by instance number, each with its image id and latest prediction, and one series-level answer per task. The rule: Two-label tasks: the series' positive-label probability is the maximum over its slices, and the series is called positive when that maximum is at or above the decision threshold its slice was served at (0.5 for argmax). More labels: the label with the highest probability over all slices. Hidden while any slice awaits its blind read. A blind read's answer is never shown before the clinician's verdict (nor, for a hospital system, before it is final).
+         */
+        get: operations["studies-get_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Received studies
+         * @description DICOM studies received (listener, STOW-RS, pulls, uploads), most recently received first; `site` filters by site label. The UIDs are the keyed pseudonyms stored, never the sender's: the same study sent again keeps the same UID.
+         */
+        get: operations["studies-list_studies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/studies/{study_instance_uid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A study and its series */
+        get: operations["studies-get_study"];
         put?: never;
         post?: never;
         delete?: never;
@@ -727,6 +864,60 @@ export interface paths {
         get: operations["worklist-get_worklist"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store instances (STOW-RS)
+         * @description STOW-RS: stores DICOM instances sent as `multipart/related; type="application/dicom"` (one instance per part; the boundary from the Content-Type). Each instance goes through the same de-identification, ingestion and prediction as an upload, in its own transaction: a part that is refused leaves the others stored. An instance sent again gets the earlier answer.
+         *
+         *     **Where it goes:** `site` (query) is the site label of every instance; without it, as for uploads, the instance's Institution Name, normalised. `task` (query) is the task every instance is for; without it, the task is chosen from each instance's Modality and Body Part Examined (CR/DX chest: `chest-xray-pneumonia`; CT chest: `chest-ct-covid`; MR brain or head: `brain-mri-tumor`), and an instance no task fits is refused.
+         *
+         *     **Answer** (`application/dicom+json`, PS3.18 10.5.3): HTTP 200 when every instance was stored, 202 when some were refused, 409 when all were. Stored instances are listed in the ReferencedSOPSequence (0008,1199), refused ones in the FailedSOPSequence (0008,1198), each by the SOP Class and Instance UIDs the sender gave it (0008,1150 / 0008,1155), with a FailureReason (0008,1197): 0xC000 cannot understand (not DICOM, undecodable pixels, no task fits, wrong modality for the task), 0xA900 data set does not match (an instance of another study than `{study}`), 0xA700 out of resources (image too large), 0x0110 processing failure (a failure on our side: retry). Each item also carries our answer in the private block `IMAGING_AI 1.0` (group 0077): (0077,1001) image id, (0077,1002) prediction id, (0077,1003) task, (0077,1004) `RECEIVED_BEFORE` for an instance stored before, and for a refused one (0077,1010) the stable error code and (0077,1011) its explanation. UIDs are never stored as sent: the stored copies carry keyed pseudonyms that keep the study and series grouping.
+         *
+         *     A body that is not `multipart/related` (or whose `type` is not `application/dicom`) is refused whole with 415 `unsupported_media_type`; a malformed multipart body with 400 `invalid_multipart`. The request is bounded by `IMAGING_AI_MAX_UPLOAD_BYTES` (413). Machines authenticate with an API key holding the `predict` scope (`Authorization: Bearer iai_...`).
+         */
+        post: operations["dicomweb-store_instances"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/dicom-web/studies/{study}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store instances of one study (STOW-RS)
+         * @description STOW-RS: stores DICOM instances sent as `multipart/related; type="application/dicom"` (one instance per part; the boundary from the Content-Type). Each instance goes through the same de-identification, ingestion and prediction as an upload, in its own transaction: a part that is refused leaves the others stored. An instance sent again gets the earlier answer.
+         *
+         *     **Where it goes:** `site` (query) is the site label of every instance; without it, as for uploads, the instance's Institution Name, normalised. `task` (query) is the task every instance is for; without it, the task is chosen from each instance's Modality and Body Part Examined (CR/DX chest: `chest-xray-pneumonia`; CT chest: `chest-ct-covid`; MR brain or head: `brain-mri-tumor`), and an instance no task fits is refused.
+         *
+         *     **Answer** (`application/dicom+json`, PS3.18 10.5.3): HTTP 200 when every instance was stored, 202 when some were refused, 409 when all were. Stored instances are listed in the ReferencedSOPSequence (0008,1199), refused ones in the FailedSOPSequence (0008,1198), each by the SOP Class and Instance UIDs the sender gave it (0008,1150 / 0008,1155), with a FailureReason (0008,1197): 0xC000 cannot understand (not DICOM, undecodable pixels, no task fits, wrong modality for the task), 0xA900 data set does not match (an instance of another study than `{study}`), 0xA700 out of resources (image too large), 0x0110 processing failure (a failure on our side: retry). Each item also carries our answer in the private block `IMAGING_AI 1.0` (group 0077): (0077,1001) image id, (0077,1002) prediction id, (0077,1003) task, (0077,1004) `RECEIVED_BEFORE` for an instance stored before, and for a refused one (0077,1010) the stable error code and (0077,1011) its explanation. UIDs are never stored as sent: the stored copies carry keyed pseudonyms that keep the study and series grouping.
+         *
+         *     A body that is not `multipart/related` (or whose `type` is not `application/dicom`) is refused whole with 415 `unsupported_media_type`; a malformed multipart body with 400 `invalid_multipart`. The request is bounded by `IMAGING_AI_MAX_UPLOAD_BYTES` (413). Machines authenticate with an API key holding the `predict` scope (`Authorization: Bearer iai_...`).
+         *
+         *     Here every instance must belong to the study `{study}` (its Study Instance UID as sent); one of another study is refused with FailureReason 0xA900 and error code `study_mismatch`.
+         */
+        post: operations["dicomweb-store_study_instances"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1123,6 +1314,90 @@ export interface components {
              */
             target: number;
         };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryPublic"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description Number of deliveries matching the filters.
+             */
+            total: number;
+        };
+        /**
+         * DeliveryPublic
+         * @example {
+         *       "attempts": 2,
+         *       "created_at": "2026-12-04T16:30:00Z",
+         *       "destination": "http://pacs:8042/dicom-web",
+         *       "id": "0b7f3c1e-5d2a-4f7e-9a51-3c2d7e0f9a11",
+         *       "last_error": "could not reach http://pacs:8042/dicom-web (ConnectError)",
+         *       "next_attempt_at": "2026-12-04T16:32:00Z",
+         *       "prediction_id": "5a0c9d7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f",
+         *       "sent_sop_instance_uids": [],
+         *       "status": "pending"
+         *     }
+         */
+        DeliveryPublic: {
+            /**
+             * Attempts
+             * @description Attempts made since it was last queued or retried.
+             */
+            attempts: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Destination
+             * @description The DICOMweb base URL sent to (without credentials or query).
+             */
+            destination: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Last Error
+             * @description Why the last attempt failed (connection, HTTP status, refused instances).
+             */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             * @description When a pending delivery is next tried.
+             */
+            next_attempt_at: string;
+            /**
+             * Prediction Id
+             * Format: uuid
+             */
+            prediction_id: string;
+            /** Sent At */
+            sent_at: string | null;
+            /**
+             * Sent Final
+             * @description Whether the last result sent was final (false: preliminary); null before any is sent.
+             */
+            sent_final: boolean | null;
+            /**
+             * Sent Sop Instance Uids
+             * @description SOP Instance UIDs the destination stored, oldest first: per result a heatmap (Secondary Capture) and a Structured Report.
+             */
+            sent_sop_instance_uids: string[];
+            /**
+             * Status
+             * @description `pending`: waiting for its next attempt (or for the worker); `sent`: the destination stored every instance; `failed`: given up after the last attempt (an administrator may retry).
+             * @enum {string}
+             */
+            status: "pending" | "sent" | "failed";
+        };
         /** DriftPublic */
         DriftPublic: {
             /** Drifted */
@@ -1251,9 +1526,14 @@ export interface components {
          *       "cols": 1024,
          *       "content_sha256": "9f2c5d0e00000000000000000000000000000000000000000000000000000000",
          *       "created_at": "2026-11-27T09:30:00Z",
+         *       "default_window": {
+         *         "center": 2048,
+         *         "width": 4096
+         *       },
          *       "format": "dicom",
          *       "frame_index": 0,
          *       "id": "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
+         *       "instance_number": 1,
          *       "media_type": "application/dicom",
          *       "modality": "CR",
          *       "number_of_frames": 1,
@@ -1264,8 +1544,15 @@ export interface components {
          *         0.168
          *       ],
          *       "rows": 1024,
+         *       "series_instance_uid": "2.25.2234567890123456789012345678901234567",
          *       "site": "st-elsewhere-radiology",
-         *       "size_bytes": 127290
+         *       "size_bytes": 127290,
+         *       "sop_instance_uid": "2.25.3234567890123456789012345678901234567",
+         *       "study_instance_uid": "2.25.1234567890123456789012345678901234567",
+         *       "value_range": [
+         *         0,
+         *         4095
+         *       ]
          *     }
          */
         ImagePublic: {
@@ -1288,6 +1575,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description The file's default window in modality units (what the viewer opens with). */
+            default_window?: components["schemas"]["Window"] | null;
             /**
              * Format
              * @description `png`, `jpeg` or `dicom`.
@@ -1303,6 +1592,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Instance Number
+             * @description DICOM Instance Number, if given.
+             */
+            instance_number?: number | null;
             /**
              * Media Type
              * @description Media type of the stored file.
@@ -1333,12 +1627,67 @@ export interface components {
             /** Rows */
             rows: number;
             /**
+             * Series Instance Uid
+             * @description DICOM: the series' UID as stored.
+             */
+            series_instance_uid?: string | null;
+            /**
              * Site
              * @description Site label: given by the uploader, else the DICOM institution.
              */
             site: string | null;
             /** Size Bytes */
             size_bytes: number;
+            /**
+             * Sop Instance Uid
+             * @description DICOM: the instance's UID as stored.
+             */
+            sop_instance_uid?: string | null;
+            /**
+             * Study Instance Uid
+             * @description DICOM: the study's UID as stored (a keyed pseudonym of the original).
+             */
+            study_instance_uid?: string | null;
+            /**
+             * Value Range
+             * @description Lowest and highest modality value of the displayed frame (Hounsfield units for CT, grey levels for PNG/JPEG); null for images stored before this was recorded.
+             */
+            value_range?: [
+                number,
+                number
+            ] | null;
+        };
+        /** ImportedInstance */
+        ImportedInstance: {
+            /**
+             * Error Code
+             * @description Why the instance was refused (a stable code); null if stored.
+             */
+            error_code: string | null;
+            /** Error Message */
+            error_message: string | null;
+            /**
+             * Image Id
+             * @description The stored image; null when refused.
+             */
+            image_id: string | null;
+            /**
+             * Prediction Id
+             * @description Its prediction; null when refused.
+             */
+            prediction_id: string | null;
+            /**
+             * Received Before
+             * @description True when the instance had been received before.
+             */
+            received_before: boolean;
+            /**
+             * Sop Instance Uid
+             * @description The instance's UID as the PACS knows it.
+             */
+            sop_instance_uid: string | null;
+            /** Task */
+            task: string | null;
         };
         /** LearningQueueEntry */
         LearningQueueEntry: {
@@ -1534,6 +1883,12 @@ export interface components {
             status: "candidate" | "active" | "retired" | "rejected";
             /** Task */
             task: string;
+            /**
+             * Usage Restriction
+             * @description From the model card: how the weights may be used, set by the licences of the data they were trained and evaluated on (the card's `usage` names them); null: none recorded.
+             * @example research and non-commercial use only
+             */
+            usage_restriction?: string | null;
             /** Weights Sha256 */
             weights_sha256: string;
         };
@@ -1580,6 +1935,12 @@ export interface components {
             status: "candidate" | "active" | "retired" | "rejected";
             /** Task */
             task: string;
+            /**
+             * Usage Restriction
+             * @description From the model card: how the weights may be used, set by the licences of the data they were trained and evaluated on (the card's `usage` names them); null: none recorded.
+             * @example research and non-commercial use only
+             */
+            usage_restriction?: string | null;
             /** Weights Sha256 */
             weights_sha256: string;
         };
@@ -1622,6 +1983,73 @@ export interface components {
              * @example 0.31
              */
             threshold: number | null;
+        };
+        /**
+         * PacsImportRequest
+         * @description A study to fetch from the PACS at `IMAGING_AI_DICOMWEB_SOURCE_URL`.
+         * @example {
+         *       "study_instance_uid": "1.2.826.0.1.3680043.8.498.12345",
+         *       "task": "chest-xray-pneumonia"
+         *     }
+         */
+        PacsImportRequest: {
+            /**
+             * Site
+             * @description Site label of the images; default: `IMAGING_AI_DICOMWEB_SOURCE_SITE`, else each instance's institution.
+             */
+            site?: string | null;
+            /**
+             * Study Instance Uid
+             * @description The study's UID as the PACS knows it.
+             */
+            study_instance_uid: string;
+            /**
+             * Task
+             * @description Task of every instance; default: chosen from each instance's modality and body part.
+             */
+            task?: string | null;
+        };
+        /**
+         * PacsImportResult
+         * @example {
+         *       "instances": [
+         *         {
+         *           "image_id": "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11",
+         *           "prediction_id": "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6",
+         *           "received_before": false,
+         *           "sop_instance_uid": "1.2.826.0.1.3680043.8.498.12346",
+         *           "task": "chest-xray-pneumonia"
+         *         },
+         *         {
+         *           "error_code": "no_task_for_instance",
+         *           "error_message": "No task takes this instance.",
+         *           "received_before": false,
+         *           "sop_instance_uid": "1.2.826.0.1.3680043.8.498.12347"
+         *         }
+         *       ],
+         *       "refused": 1,
+         *       "site": "north",
+         *       "stored": 1,
+         *       "study_instance_uid": "1.2.826.0.1.3680043.8.498.12345"
+         *     }
+         */
+        PacsImportResult: {
+            /** Instances */
+            instances: components["schemas"]["ImportedInstance"][];
+            /**
+             * Refused
+             * @description Instances refused; each says why.
+             */
+            refused: number;
+            /** Site */
+            site: string | null;
+            /**
+             * Stored
+             * @description Instances stored (or received before).
+             */
+            stored: number;
+            /** Study Instance Uid */
+            study_instance_uid: string;
         };
         /** PasswordChange */
         PasswordChange: {
@@ -1922,6 +2350,140 @@ export interface components {
             n: number;
         };
         /**
+         * SeriesAnswerPublic
+         * @description The series' answer for one task, by the rule in `rule`.
+         */
+        SeriesAnswerPublic: {
+            /**
+             * Answer Hidden
+             * @description True while any slice awaits its blind read: no answer shown.
+             */
+            answer_hidden: boolean;
+            /**
+             * Deciding Image Id
+             * @description The slice the answer comes from.
+             */
+            deciding_image_id: string | null;
+            /** Deciding Instance Number */
+            deciding_instance_number: number | null;
+            /**
+             * Decision Threshold
+             * @description Two-label tasks: the threshold the deciding slice was served at (0.5: argmax).
+             */
+            decision_threshold: number | null;
+            /**
+             * Label
+             * @description The series' label by the rule; null while hidden.
+             */
+            label: string | null;
+            /**
+             * Probability
+             * @description Two-label tasks: the maximum positive-label probability over the slices; more labels: the highest probability of any label over the slices.
+             */
+            probability: number | null;
+            /**
+             * Rule
+             * @default Two-label tasks: the series' positive-label probability is the maximum over its slices, and the series is called positive when that maximum is at or above the decision threshold its slice was served at (0.5 for argmax). More labels: the label with the highest probability over all slices. Hidden while any slice awaits its blind read.
+             */
+            rule: string;
+            /**
+             * Slices
+             * @description Slices with a prediction for the task.
+             */
+            slices: number;
+            /** Task */
+            task: string;
+        };
+        /** SeriesDetail */
+        SeriesDetail: {
+            /**
+             * Answers
+             * @description One series-level answer per task.
+             */
+            answers: components["schemas"]["SeriesAnswerPublic"][];
+            /** Body Part */
+            body_part: string | null;
+            /**
+             * First Received At
+             * Format: date-time
+             */
+            first_received_at: string;
+            /** Instance Count */
+            instance_count: number;
+            /**
+             * Instances
+             * @description By instance number.
+             */
+            instances: components["schemas"]["SeriesInstancePublic"][];
+            /**
+             * Last Received At
+             * Format: date-time
+             */
+            last_received_at: string;
+            /** Modality */
+            modality: string | null;
+            /**
+             * Series Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            series_instance_uid: string;
+            /** Site */
+            site: string | null;
+            /**
+             * Study Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            study_instance_uid: string;
+        };
+        /** SeriesInstancePublic */
+        SeriesInstancePublic: {
+            /**
+             * Image Id
+             * Format: uuid
+             */
+            image_id: string;
+            /** Instance Number */
+            instance_number: number | null;
+            /** @description The image's latest prediction (its answer hidden while it awaits a blind read). */
+            prediction: components["schemas"]["PredictionPublic"] | null;
+            /**
+             * Sop Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            sop_instance_uid: string | null;
+        };
+        /** SeriesSummary */
+        SeriesSummary: {
+            /** Body Part */
+            body_part: string | null;
+            /**
+             * First Received At
+             * Format: date-time
+             */
+            first_received_at: string;
+            /** Instance Count */
+            instance_count: number;
+            /**
+             * Last Received At
+             * Format: date-time
+             */
+            last_received_at: string;
+            /** Modality */
+            modality: string | null;
+            /**
+             * Series Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            series_instance_uid: string;
+            /** Site */
+            site: string | null;
+            /**
+             * Study Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            study_instance_uid: string;
+        };
+        /**
          * SessionPublic
          * @description Who is signed in. The web app sends `csrf_token` back in `X-CSRF-Token` on state changes.
          */
@@ -2078,6 +2640,109 @@ export interface components {
              * @example chest-xray-pneumonia.v3
              */
             version: string;
+        };
+        /**
+         * StudyDetail
+         * @example {
+         *       "first_received_at": "2026-12-04T09:30:01Z",
+         *       "instance_count": 50,
+         *       "last_received_at": "2026-12-04T09:30:17Z",
+         *       "modalities": [
+         *         "CT"
+         *       ],
+         *       "patient_key": "9f2c4e1a7b3d5f60",
+         *       "series_count": 2,
+         *       "site": "north",
+         *       "study_instance_uid": "2.25.1184523749861230571920384756102938475"
+         *     }
+         */
+        StudyDetail: {
+            /**
+             * First Received At
+             * Format: date-time
+             */
+            first_received_at: string;
+            /** Instance Count */
+            instance_count: number;
+            /**
+             * Last Received At
+             * Format: date-time
+             */
+            last_received_at: string;
+            /** Modalities */
+            modalities: string[];
+            /**
+             * Patient Key
+             * @description The pseudonymous patient key (keyed hash of the ID).
+             */
+            patient_key: string | null;
+            /** Series */
+            series: components["schemas"]["SeriesSummary"][];
+            /** Series Count */
+            series_count: number;
+            /** Site */
+            site: string | null;
+            /**
+             * Study Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            study_instance_uid: string;
+        };
+        /** StudyPage */
+        StudyPage: {
+            /** Items */
+            items: components["schemas"]["StudySummary"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /** Total */
+            total: number;
+        };
+        /**
+         * StudySummary
+         * @example {
+         *       "first_received_at": "2026-12-04T09:30:01Z",
+         *       "instance_count": 50,
+         *       "last_received_at": "2026-12-04T09:30:17Z",
+         *       "modalities": [
+         *         "CT"
+         *       ],
+         *       "patient_key": "9f2c4e1a7b3d5f60",
+         *       "series_count": 2,
+         *       "site": "north",
+         *       "study_instance_uid": "2.25.1184523749861230571920384756102938475"
+         *     }
+         */
+        StudySummary: {
+            /**
+             * First Received At
+             * Format: date-time
+             */
+            first_received_at: string;
+            /** Instance Count */
+            instance_count: number;
+            /**
+             * Last Received At
+             * Format: date-time
+             */
+            last_received_at: string;
+            /** Modalities */
+            modalities: string[];
+            /**
+             * Patient Key
+             * @description The pseudonymous patient key (keyed hash of the ID).
+             */
+            patient_key: string | null;
+            /** Series Count */
+            series_count: number;
+            /** Site */
+            site: string | null;
+            /**
+             * Study Instance Uid
+             * @description A pseudonymised UID as stored (a keyed hash of the sender's; the grouping is kept).
+             */
+            study_instance_uid: string;
         };
         /** TaskMetrics */
         TaskMetrics: {
@@ -2493,6 +3158,16 @@ export interface components {
              * @enum {string}
              */
             verdict: "agree" | "disagree" | "unreadable";
+        };
+        /**
+         * Window
+         * @description A linear VOI window in modality units (DICOM PS3.3 C.11.2.1.2).
+         */
+        Window: {
+            /** Center */
+            center: number;
+            /** Width */
+            width: number;
         };
         /** WorklistEntry */
         WorklistEntry: {
@@ -3479,6 +4154,93 @@ export interface operations {
             };
         };
     };
+    "pacs-import_study": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PacsImportRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PacsImportResult"];
+                };
+            };
+            /** @description The body could not be parsed (not UTF-8, not JSON, or a broken multipart form). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Error. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     "predictions-list_predictions": {
         parameters: {
             query?: {
@@ -3664,6 +4426,64 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PredictionPublic"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "deliveries-prediction_deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                prediction_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPublic"][];
                 };
             };
             /** @description Not signed in, or the API key is not valid. */
@@ -3912,6 +4732,298 @@ export interface operations {
             };
             /** @description Not ready. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "deliveries-list_deliveries": {
+        parameters: {
+            query?: {
+                /** @description Only deliveries in this state. */
+                status?: ("pending" | "sent" | "failed") | null;
+                /** @description Only this prediction's. */
+                prediction_id?: string | null;
+                limit?: number;
+                /** @description Items to skip (paging). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPage"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "deliveries-retry_delivery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPublic"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflict with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "studies-get_series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A pseudonymised UID as stored. */
+                series_instance_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeriesDetail"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "studies-list_studies": {
+        parameters: {
+            query?: {
+                site?: string | null;
+                limit?: number;
+                /** @description Items to skip (paging). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyPage"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "studies-get_study": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A pseudonymised UID as stored. */
+                study_instance_uid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StudyDetail"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5186,6 +6298,573 @@ export interface operations {
             };
             /** @description Not found. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "dicomweb-store_instances": {
+        parameters: {
+            query?: {
+                /** @description Site label of every instance; default: each instance's institution, as for uploads. */
+                site?: string | null;
+                /** @description Task of every instance; default: chosen from each instance's modality and body part. */
+                task?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One DICOM file (PS3.10, with its file meta) per part, each part `Content-Type: application/dicom`. */
+        requestBody: {
+            content: {
+                "multipart/related; type=\"application/dicom\"": string;
+            };
+        };
+        responses: {
+            /** @description Every instance was stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "00081198": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1002"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081197": {
+                     *               "Value": [
+                     *                 49152
+                     *               ],
+                     *               "vr": "US"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771010": {
+                     *               "Value": [
+                     *                 "corrupt_dicom"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771011": {
+                     *               "Value": [
+                     *                 "The DICOM file is truncated."
+                     *               ],
+                     *               "vr": "UT"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       },
+                     *       "00081199": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1001"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771001": {
+                     *               "Value": [
+                     *                 "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771002": {
+                     *               "Value": [
+                     *                 "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771003": {
+                     *               "Value": [
+                     *                 "chest-xray-pneumonia"
+                     *               ],
+                     *               "vr": "LO"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       }
+                     *     }
+                     */
+                    "application/dicom+json": Record<string, never>;
+                };
+            };
+            /** @description Some instances were stored, some refused (FailedSOPSequence). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "00081198": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1002"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081197": {
+                     *               "Value": [
+                     *                 49152
+                     *               ],
+                     *               "vr": "US"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771010": {
+                     *               "Value": [
+                     *                 "corrupt_dicom"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771011": {
+                     *               "Value": [
+                     *                 "The DICOM file is truncated."
+                     *               ],
+                     *               "vr": "UT"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       },
+                     *       "00081199": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1001"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771001": {
+                     *               "Value": [
+                     *                 "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771002": {
+                     *               "Value": [
+                     *                 "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771003": {
+                     *               "Value": [
+                     *                 "chest-xray-pneumonia"
+                     *               ],
+                     *               "vr": "LO"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       }
+                     *     }
+                     */
+                    "application/dicom+json": Record<string, never>;
+                };
+            };
+            /** @description Bad request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every instance was refused (FailedSOPSequence says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": Record<string, never>;
+                };
+            };
+            /** @description Upload or image too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported image format. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid input. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    "dicomweb-store_study_instances": {
+        parameters: {
+            query?: {
+                /** @description Site label of every instance; default: each instance's institution, as for uploads. */
+                site?: string | null;
+                /** @description Task of every instance; default: chosen from each instance's modality and body part. */
+                task?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The Study Instance UID, as sent. */
+                study: string;
+            };
+            cookie?: never;
+        };
+        /** @description One DICOM file (PS3.10, with its file meta) per part, each part `Content-Type: application/dicom`. */
+        requestBody: {
+            content: {
+                "multipart/related; type=\"application/dicom\"": string;
+            };
+        };
+        responses: {
+            /** @description Every instance was stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "00081198": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1002"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081197": {
+                     *               "Value": [
+                     *                 49152
+                     *               ],
+                     *               "vr": "US"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771010": {
+                     *               "Value": [
+                     *                 "corrupt_dicom"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771011": {
+                     *               "Value": [
+                     *                 "The DICOM file is truncated."
+                     *               ],
+                     *               "vr": "UT"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       },
+                     *       "00081199": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1001"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771001": {
+                     *               "Value": [
+                     *                 "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771002": {
+                     *               "Value": [
+                     *                 "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771003": {
+                     *               "Value": [
+                     *                 "chest-xray-pneumonia"
+                     *               ],
+                     *               "vr": "LO"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       }
+                     *     }
+                     */
+                    "application/dicom+json": Record<string, never>;
+                };
+            };
+            /** @description Some instances were stored, some refused (FailedSOPSequence). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "00081198": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1002"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081197": {
+                     *               "Value": [
+                     *                 49152
+                     *               ],
+                     *               "vr": "US"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771010": {
+                     *               "Value": [
+                     *                 "corrupt_dicom"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771011": {
+                     *               "Value": [
+                     *                 "The DICOM file is truncated."
+                     *               ],
+                     *               "vr": "UT"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       },
+                     *       "00081199": {
+                     *         "Value": [
+                     *           {
+                     *             "00081150": {
+                     *               "Value": [
+                     *                 "1.2.840.10008.5.1.4.1.1.1"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00081155": {
+                     *               "Value": [
+                     *                 "1.2.826.0.1.3680043.8.498.1001"
+                     *               ],
+                     *               "vr": "UI"
+                     *             },
+                     *             "00770010": {
+                     *               "Value": [
+                     *                 "IMAGING_AI 1.0"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771001": {
+                     *               "Value": [
+                     *                 "0b8f1f7e-3c39-4d53-9a55-0f5b9d3e2c11"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771002": {
+                     *               "Value": [
+                     *                 "5d0c8e7a-1b2c-4d3e-8f90-a1b2c3d4e5f6"
+                     *               ],
+                     *               "vr": "LO"
+                     *             },
+                     *             "00771003": {
+                     *               "Value": [
+                     *                 "chest-xray-pneumonia"
+                     *               ],
+                     *               "vr": "LO"
+                     *             }
+                     *           }
+                     *         ],
+                     *         "vr": "SQ"
+                     *       }
+                     *     }
+                     */
+                    "application/dicom+json": Record<string, never>;
+                };
+            };
+            /** @description Bad request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in, or the API key is not valid. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Signed in, but not allowed (role or key scope), or the CSRF token is missing. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every instance was refused (FailedSOPSequence says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/dicom+json": Record<string, never>;
+                };
+            };
+            /** @description Upload or image too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported image format. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,7 +14,10 @@ import { AutonomyBadge, BlindReadBadge, FinalityBadges, OutOfDistributionBadge, 
 import { useShortcuts } from "../components/shortcuts";
 import { ErrorState, formatDate, Loading, Percent } from "../components/States";
 import { ImageViewer, type Tool } from "../viewer/ImageViewer";
+import { dragModalityWindow, modalityScale, renderUrl, sameWindow } from "../viewer/modalityWindow";
+import { WindowControls } from "../viewer/WindowControls";
 import { DEFAULT_WINDOW, PRESETS, type Window } from "../viewer/windowing";
+import { SeriesNavigator, useSeriesSlices } from "./SeriesNavigator";
 import { ShortcutHelp } from "./ShortcutHelp";
 import { VerdictPanel } from "./VerdictPanel";
 import { isFromLearn, learnFiltersFrom, learnListLink } from "./learnParams";
@@ -91,19 +94,24 @@ function usePrefetchCase(id: string | null) {
         queryKey: keys.prediction(id),
         queryFn: () => unwrap(api.GET("/api/v1/predictions/{prediction_id}", { params: { path: { prediction_id: id } } })),
       })
-      .then(() => {
+      .then(async () => {
         const next = queryClient.getQueryData<Prediction>(keys.prediction(id));
         if (!next) return;
-        new Image().src = renderUrl(next.image_id);
+        // The image as the viewer will ask for it: at the file's default window in modality units
+        // when its record has a value range, else the server's default rendering.
+        const record = await queryClient
+          .fetchQuery({
+            queryKey: keys.image(next.image_id),
+            queryFn: () => unwrap(api.GET("/api/v1/images/{image_id}", { params: { path: { image_id: next.image_id } } })),
+            staleTime: Infinity,
+          })
+          .catch(() => undefined);
+        new Image().src = renderUrl(next.image_id, modalityScale(record)?.defaultWindow ?? null);
         // The heatmap is computed on first request: ask for it now if the reader keeps it on (never for
         // a blind read: the API refuses it until the verdict, and it would hint at the answer).
         if (!next.answer_hidden && localStorage.getItem("imaging-ai.heatmap") === "true") new Image().src = heatmapUrl(next.id, null);
       });
   }, [id, queryClient]);
-}
-
-export function renderUrl(imageId: string): string {
-  return `/api/v1/images/${imageId}/render?size=2048`;
 }
 
 /** The Grad-CAM overlay; for the predicted label unless another is named. */
@@ -249,11 +257,50 @@ export function CaseView() {
   );
 }
 
+/** How long the window must rest before the server renders it (a drag changes it every frame). */
+const RENDER_DELAY_MS = 200;
+
 function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Prediction; labels: string[]; shortcutsEnabled: boolean }) {
+  const image = useImageRecord(prediction.image_id);
+  // The window's units come from the record (a value range: modality units), so the image waits for it.
+  if (image.isPending)
+    return (
+      <section className="case-image" aria-label="Image">
+        <div className="viewer">
+          <p className="viewer-status" role="status">
+            Loading image…
+          </p>
+        </div>
+      </section>
+    );
+  return <CaseImage prediction={prediction} labels={labels} shortcutsEnabled={shortcutsEnabled} info={image.data} />;
+}
+
+function CaseImage({
+  prediction,
+  labels,
+  shortcutsEnabled,
+  info,
+}: {
+  prediction: Prediction;
+  labels: string[];
+  shortcutsEnabled: boolean;
+  info: ReturnType<typeof useImageRecord>["data"];
+}) {
   // Whose evidence the heatmap shows: the AI's label (null) by default, or another label's.
   const [chosenLabel, setHeatmapLabel] = useState<string | null>(null);
   const heatmapLabel = chosenLabel ?? prediction.predicted_label ?? "";
-  const [window, setWindow] = useState<Window>(DEFAULT_WINDOW);
+  // Modality units when the record has a value range (HU for CT); display units for older records.
+  const scale = useMemo(() => modalityScale(info), [info]);
+  const initialWindow = scale ? scale.defaultWindow : DEFAULT_WINDOW;
+  const [window, setWindow] = useState<Window>(initialWindow);
+  // The window the server renders: the one asked for, once it has rested (a drag changes it every frame).
+  const [renderWindow, setRenderWindow] = useState<Window>(initialWindow);
+  useEffect(() => {
+    if (sameWindow(window, renderWindow)) return;
+    const timer = setTimeout(() => setRenderWindow(window), RENDER_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [window, renderWindow]);
   const [invert, setInvert] = useState(false);
   const [heatmapWanted, setShowHeatmap] = useState(() => localStorage.getItem("imaging-ai.heatmap") === "true");
   // A blind read has no heatmap until the verdict reveals the answer: it is neither drawn nor requested.
@@ -263,14 +310,14 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
   const [tool, setTool] = useState<Tool>("window");
   const [resetKey, setResetKey] = useState(0);
   const [zoom, setZoom] = useState<{ factor: number; seq: number }>({ factor: 1, seq: 0 });
-  const image = useImageRecord(prediction.image_id);
   const ids = { preset: useId(), opacity: useId(), heatmapLabel: useId() };
+  const series = useSeriesSlices(info, prediction);
 
   useEffect(() => localStorage.setItem("imaging-ai.heatmap", String(heatmapWanted)), [heatmapWanted]);
   useEffect(() => localStorage.setItem("imaging-ai.opacity", String(opacity)), [opacity]);
 
   const reset = () => {
-    setWindow(DEFAULT_WINDOW);
+    setWindow(initialWindow);
     setInvert(false);
     setResetKey((k) => k + 1);
   };
@@ -305,8 +352,18 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
     }
   }, shortcutsEnabled);
 
-  const preset = PRESETS.find((p) => p.window.width === window.width && p.window.center === window.center)?.key ?? "custom";
-  const info = image.data;
+  // The slice on screen (the case's own image unless the series navigator moved), and its prediction's
+  // heatmap: none for a slice without a prediction, or whose answer is hidden.
+  const slice = series.current;
+  const shownImageId = slice?.image_id ?? prediction.image_id;
+  const shownPrediction = slice ? slice.prediction : prediction;
+  const onOwnImage = shownImageId === prediction.image_id;
+  const sliceHeatmap =
+    hidden || !shownPrediction || shownPrediction.answer_hidden
+      ? null
+      : heatmapUrl(shownPrediction.id, onOwnImage && heatmapLabel !== prediction.predicted_label ? heatmapLabel : null);
+
+  const legacyPreset = PRESETS.find((p) => sameWindow(p.window, window))?.key ?? "custom";
   return (
     <section className="case-image" aria-label="Image">
       <div className="toolbar" role="toolbar" aria-label="Viewer tools">
@@ -318,28 +375,32 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
             Pan <kbd>P</kbd>
           </button>
         </div>
-        <label htmlFor={ids.preset} className="small">
-          Preset
-        </label>
-        <select
-          id={ids.preset}
-          className="small"
-          value={preset}
-          onChange={(e) => {
-            const chosen = PRESETS.find((p) => p.key === e.target.value);
-            if (chosen) setWindow(chosen.window);
-          }}
-        >
-          {PRESETS.map((p) => (
-            <option key={p.key} value={p.key}>
-              {p.label}
-            </option>
-          ))}
-          {preset === "custom" && <option value="custom">Custom</option>}
-        </select>
-        <span className="wl-readout small mono" aria-live="off">
-          W {Math.round(window.width)} / L {Math.round(window.center)}
-        </span>
+        {!scale && (
+          <>
+            <label htmlFor={ids.preset} className="small">
+              Preset
+            </label>
+            <select
+              id={ids.preset}
+              className="small"
+              value={legacyPreset}
+              onChange={(e) => {
+                const chosen = PRESETS.find((p) => p.key === e.target.value);
+                if (chosen) setWindow(chosen.window);
+              }}
+            >
+              {PRESETS.map((p) => (
+                <option key={p.key} value={p.key}>
+                  {p.label}
+                </option>
+              ))}
+              {legacyPreset === "custom" && <option value="custom">Custom</option>}
+            </select>
+            <span className="wl-readout small mono" aria-live="off">
+              W {Math.round(window.width)} / L {Math.round(window.center)}
+            </span>
+          </>
+        )}
         <span className="gap" aria-hidden="true" />
         <button type="button" className="button small" aria-pressed={invert} onClick={() => setInvert((v) => !v)}>
           Invert <kbd>I</kbd>
@@ -361,7 +422,7 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
               className="small"
               value={heatmapLabel}
               onChange={(e) => setHeatmapLabel(e.target.value === prediction.predicted_label ? null : e.target.value)}
-              disabled={!showHeatmap}
+              disabled={!showHeatmap || !onOwnImage}
             >
               {labels.map((label) => (
                 <option key={label} value={label}>
@@ -389,10 +450,13 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
           Reset <kbd>R</kbd>
         </button>
       </div>
+      {scale && <WindowControls scale={scale} window={window} onChange={setWindow} />}
       <ImageViewer
-        imageUrl={renderUrl(prediction.image_id)}
-        heatmapUrl={hidden ? null : heatmapUrl(prediction.id, heatmapLabel === prediction.predicted_label ? null : heatmapLabel)}
-        showHeatmap={showHeatmap}
+        imageUrl={renderUrl(shownImageId, scale ? renderWindow : null)}
+        rendered={scale ? { window: renderWindow, sourceInverted: scale.sourceInverted } : null}
+        dragWindow={scale ? (start, dx, dy) => dragModalityWindow(start, dx, dy, scale) : undefined}
+        heatmapUrl={sliceHeatmap}
+        showHeatmap={showHeatmap && sliceHeatmap !== null}
         heatmapOpacity={opacity}
         invert={invert}
         window={window}
@@ -400,8 +464,11 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
         tool={tool}
         resetKey={resetKey}
         zoomRequest={zoom}
-        label={`Image of case ${prediction.id}${info ? `, ${info.cols}×${info.rows} ${info.format}` : ""}. Drag to change window and level, wheel to zoom.`}
+        label={`Image of case ${prediction.id}${info ? `, ${info.cols}×${info.rows} ${info.format}` : ""}${
+          series.navigable && slice ? `, slice ${series.index + 1} of ${series.total}` : ""
+        }. Drag to change window and level, wheel to zoom.`}
       />
+      {series.navigable && <SeriesNavigator series={series} caseHidden={hidden} shortcutsEnabled={shortcutsEnabled} />}
       <p className="viewer-hint small muted">
         Drag: window/level · Shift/Ctrl-drag or middle button: pan · Wheel: zoom
         {info && (
@@ -409,8 +476,10 @@ function CaseViewer({ prediction, labels, shortcutsEnabled }: { prediction: Pred
             {" "}
             · {info.cols}×{info.rows} {info.format.toUpperCase()}
             {info.modality ? ` ${info.modality}` : ""}
-            {showHeatmap
-              ? ` · heatmap: Grad-CAM evidence for ${heatmapLabel}${heatmapLabel === prediction.predicted_label ? " (the AI's label)" : ""}`
+            {showHeatmap && sliceHeatmap
+              ? onOwnImage
+                ? ` · heatmap: Grad-CAM evidence for ${heatmapLabel}${heatmapLabel === prediction.predicted_label ? " (the AI's label)" : ""}`
+                : " · heatmap: Grad-CAM evidence for this slice's predicted label"
               : ""}
           </>
         )}

@@ -1,5 +1,6 @@
 // Window/level on the displayed 8-bit values (0..255), as pure functions the viewer and its tests
-// share. Conventions follow radiology viewers: dragging right widens the window (less contrast),
+// share: the window of images stored before their value range was recorded (the others are windowed
+// in modality units, `modalityWindow.ts`), and the table both kinds are applied through. Conventions follow radiology viewers: dragging right widens the window (less contrast),
 // dragging down raises the level (darker image), in display units per screen pixel.
 
 export interface Window {
@@ -69,7 +70,11 @@ export function applyWindowToPixels(
   window: Window,
   invert = false,
 ): Uint8ClampedArray {
-  const lut = windowLut(window, invert);
+  return applyLutToPixels(source, out, windowLut(window, invert));
+}
+
+/** Maps RGBA pixels (grey: the red channel is the value) through a 256-entry table into `out`. */
+export function applyLutToPixels(source: Uint8ClampedArray, out: Uint8ClampedArray, lut: Uint8ClampedArray): Uint8ClampedArray {
   for (let i = 0; i < source.length; i += 4) {
     const grey = lut[source[i]!]!;
     out[i] = grey;
