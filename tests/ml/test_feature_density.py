@@ -41,6 +41,7 @@ SIZE = 32
 SHIPPED = {
     "chest-xray-pneumonia": PROJECT_ROOT / "model_store/chest-xray-pneumonia/chest-xray-pneumonia.v1",
     "brain-mri-tumor": PROJECT_ROOT / "model_store/brain-mri-tumor/brain-mri-tumor.v1",
+    "chest-ct-covid": PROJECT_ROOT / "model_store/chest-ct-covid/chest-ct-covid.v1",
 }
 
 

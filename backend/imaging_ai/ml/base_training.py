@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -23,7 +24,7 @@ from imaging_ai.ml.loading import LoadedModel, model_from_weights, serialise_wei
 from imaging_ai.ml.manifest import ManifestItem, group_key, read_manifest, stable_fraction
 from imaging_ai.ml.metrics import expected_calibration_error
 from imaging_ai.ml.operating_point import choose_threshold_confidently
-from imaging_ai.ml.preprocessing import PreprocessingSpec
+from imaging_ai.ml.preprocessing import ModalityWindow, PreprocessingSpec
 from imaging_ai.ml.tasks import TaskSpec
 from imaging_ai.ml.training import EpochRecord, TrainingParams, predict_logits, train_network
 from imaging_ai.storage.model_store import StoredVersion, write_version
@@ -84,10 +85,22 @@ def train_base_version(
     split = split_manifest(
         items, validation_fraction=validation_fraction, test_fraction=test_fraction, seed=params.seed
     )
-    preprocessing = PreprocessingSpec(input_size=params.input_size, mean=0.5, std=0.25)
+    if served_sensitivity is not None and task.positive_label is not None:
+        # Checked before training, not after it: the threshold is chosen on the gate half.
+        for half, rows in zip(("gate", "report"), source_test_halves(split.test), strict=True):
+            missing = set(task.labels) - {item.label for item in rows}
+            if missing:
+                raise ValueError(
+                    f"the {half} half of the test split has no {', '.join(sorted(missing))} case: "
+                    "an operating point cannot be chosen or reported (try another --seed)"
+                )
+    window = ModalityWindow(task.modality, *task.modality_window) if task.modality_window else None
+    preprocessing = PreprocessingSpec(
+        input_size=params.input_size, mean=0.5, std=0.25, modality_window=window
+    )
     logger.info("loading images", extra={"train": len(split.train), "validation": len(split.validation)})
-    train_set = load_image_set(split.train, task.labels, params.input_size)
-    validation_set = load_image_set(split.validation, task.labels, params.input_size)
+    train_set = load_image_set(split.train, task.labels, params.input_size, window=window)
+    validation_set = load_image_set(split.validation, task.labels, params.input_size, window=window)
     positive = task.label_index(task.positive_label) if task.positive_label else None
 
     def report(record: EpochRecord) -> None:
@@ -144,6 +157,7 @@ def train_base_version(
             "ece_after": round(ece_after, 4),
         },
         "metrics": {},
+        "usage": data_usage(manifest, list((external_sets or {}).values())),
         "notes": list(notes),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -169,7 +183,7 @@ def train_base_version(
     for name, path in (external_sets or {}).items():
         eval_sets[name] = (read_manifest(path, labels=task.labels), f"{path.parent.name}: all rows")
     for name, (eval_items, source) in eval_sets.items():
-        images = load_image_set(eval_items, task.labels, params.input_size)
+        images = load_image_set(eval_items, task.labels, params.input_size, window=window)
         metrics[name] = {**evaluate_image_set(model, images), "source": source}
     if served_sensitivity is not None and positive is not None:
         point, halves = _operating_point(model, split.test, positive, served_sensitivity)
@@ -193,7 +207,9 @@ def _operating_point(
     halves = dict(zip(("gate", "report"), source_test_halves(test), strict=True))
     scored = {}
     for half, items in halves.items():
-        images = load_image_set(items, model.labels, model.preprocessing.input_size)
+        images = load_image_set(
+            items, model.labels, model.preprocessing.input_size, window=model.preprocessing.modality_window
+        )
         scored[half] = (
             images,
             model.predict_images(images.images).numpy()[:, positive],
@@ -221,6 +237,43 @@ def _operating_point(
             + (" (read by decisions)" if half == "gate" else " (only ever reported)"),
         }
     return point, metrics
+
+
+NON_COMMERCIAL = "research and non-commercial use only"
+_BOLD_LICENSE = re.compile(r"\*\*((?:CC|ODC|PDDL|CDLA)[^*]*)\*\*")
+_LICENSE_LINE = re.compile(r"licen[cs]e[^:\n]*:\s*\**([^*\n;(]+)", re.IGNORECASE)
+
+
+def dataset_license(folder: Path) -> str | None:
+    """The licence a dataset's SOURCE.md names (its bold CC/ODC name, else a "License: ..." line)."""
+    source = folder / "SOURCE.md"
+    if not source.is_file():
+        return None
+    text = source.read_text(encoding="utf-8", errors="replace")
+    found = _BOLD_LICENSE.search(text) or _LICENSE_LINE.search(text)
+    return found.group(1).strip().rstrip(".").strip() if found else None
+
+
+def is_non_commercial(license_name: str) -> bool:
+    return bool(re.search(r"\bNC\b|non-?commercial", license_name, re.IGNORECASE))
+
+
+def data_usage(manifest: Path, evaluation_manifests: Sequence[Path]) -> dict[str, Any]:
+    """The card's `usage`: the licences of the data the weights were trained and evaluated on, and the
+    restriction they impose. A non-commercial licence on any of them (the weights are derived from the
+    training data; the card's figures from the evaluation data) restricts the version to research and
+    non-commercial use."""
+    licenses = {path.parent.name: dataset_license(path.parent) for path in [manifest, *evaluation_manifests]}
+    restricted = sorted(name for name, value in licenses.items() if value and is_non_commercial(value))
+    return {
+        "restriction": NON_COMMERCIAL if restricted else None,
+        "data_licenses": licenses,
+        "reason": (
+            f"non-commercial data licence: {', '.join(f'{name} ({licenses[name]})' for name in restricted)}"
+            if restricted
+            else None
+        ),
+    }
 
 
 def _jsonable(value: Any) -> Any:

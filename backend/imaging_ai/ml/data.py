@@ -11,7 +11,7 @@ import torch
 
 from imaging_ai.imaging import decode_image
 from imaging_ai.ml.manifest import ManifestItem
-from imaging_ai.ml.preprocessing import resize_display
+from imaging_ai.ml.preprocessing import ModalityWindow, model_display, resize_display
 
 MAX_PIXELS = 100_000_000
 
@@ -28,16 +28,23 @@ class ImageSet:
         return len(self.items)
 
 
-def _load_one(item: ManifestItem, size: int) -> np.ndarray:
-    return resize_display(decode_image(item.path.read_bytes(), max_pixels=MAX_PIXELS).display, size)
+def _load_one(item: ManifestItem, size: int, window: ModalityWindow | None) -> np.ndarray:
+    decoded = decode_image(item.path.read_bytes(), max_pixels=MAX_PIXELS)
+    return resize_display(model_display(decoded, window), size)
 
 
 def load_image_set(
-    items: Sequence[ManifestItem], labels: Sequence[str], size: int, *, workers: int = 2
+    items: Sequence[ManifestItem],
+    labels: Sequence[str],
+    size: int,
+    *,
+    workers: int = 2,
+    window: ModalityWindow | None = None,
 ) -> ImageSet:
+    """``window``: the version's `PreprocessingSpec.modality_window`, as `tensor_from_decoded` applies it."""
     # Decoding releases the GIL in PIL and pydicom's decoders, so threads use both cores.
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        arrays = list(pool.map(lambda item: _load_one(item, size), items))
+        arrays = list(pool.map(lambda item: _load_one(item, size, window), items))
     images = torch.from_numpy(np.stack(arrays)) if arrays else torch.empty(0, size, size)
     label_index = {label: k for k, label in enumerate(labels)}
     targets = torch.tensor([label_index[item.label] for item in items], dtype=torch.long)

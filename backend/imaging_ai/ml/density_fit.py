@@ -113,7 +113,13 @@ def features_of_items(
         part = items[start : start + LOAD_CHUNK]
         # The labels play no part here; foreign images (benchmarks) have labels of other tasks.
         labels = sorted({item.label for item in part})
-        chunk = load_image_set(part, labels, model.preprocessing.input_size, workers=workers)
+        chunk = load_image_set(
+            part,
+            labels,
+            model.preprocessing.input_size,
+            workers=workers,
+            window=model.preprocessing.modality_window,
+        )
         chunk_features, chunk_outputs = features_and_outputs(model, chunk.images, kind=kind)
         features.append(chunk_features)
         outputs.append(chunk_outputs)

@@ -64,7 +64,9 @@ def evaluate_image_set(model: LoadedModel, images: ImageSet) -> dict[str, Any]:
 
 
 def evaluate_items(model: LoadedModel, items: Sequence[ManifestItem]) -> dict[str, Any]:
-    images = load_image_set(items, model.labels, model.preprocessing.input_size)
+    images = load_image_set(
+        items, model.labels, model.preprocessing.input_size, window=model.preprocessing.modality_window
+    )
     return evaluate_image_set(model, images)
 
 

@@ -24,6 +24,10 @@ class TaskSpec:
     """Two-label tasks: the sensitivity each site's decision threshold is chosen to meet."""
     sensitivity_floor: float | None = None
     """Two-label tasks: no candidate is promoted whose sensitivity at its operating point is lower."""
+    modality_window: tuple[float, float] | None = None
+    """(center, width) in modality units: the window new base versions apply to DICOM images of the task's
+    `modality` from their modality values (`PreprocessingSpec.modality_window`), instead of the file's
+    own window. None: the file's window (radiographs, MRI, whose values have no fixed scale)."""
 
     def label_index(self, label: str) -> int:
         return self.labels.index(label)
@@ -56,6 +60,20 @@ TASKS: dict[str, TaskSpec] = {
             positive_label=None,
             description="T1-weighted contrast-enhanced brain MRI slice with a tumour: glioma, meningioma "
             "or pituitary tumour.",
+        ),
+        TaskSpec(
+            name="chest-ct-covid",
+            title="Chest CT: COVID-19",
+            modality="CT",
+            accepted_modalities=frozenset({"CT"}),
+            labels=("non_covid", "covid"),
+            positive_label="covid",
+            description="Axial chest CT slice in the lung window: COVID-19 pneumonia or not. DICOM is read "
+            "in Hounsfield units with the lung window (center -600, width 1500), whatever window the file "
+            "carries; PNG/JPEG must already be a lung-window slice.",
+            target_sensitivity=0.90,
+            sensitivity_floor=0.80,
+            modality_window=(-600.0, 1500.0),
         ),
     )
 }

@@ -141,6 +141,12 @@ class ModelVersionPublic(BaseModel):
     )
     is_default: bool = Field(description="The task's default (`status` is `active`).")
     serving_sites: list[str] = Field(description="Sites this version serves as their own version.")
+    usage_restriction: str | None = Field(
+        default=None,
+        description="From the model card: how the weights may be used, set by the licences of the data "
+        "they were trained and evaluated on (the card's `usage` names them); null: none recorded.",
+        examples=["research and non-commercial use only"],
+    )
 
     @classmethod
     def from_record(
@@ -157,7 +163,14 @@ class ModelVersionPublic(BaseModel):
             created_at=version.created_at,
             activated_at=version.activated_at,
             metrics=(card or {}).get("metrics", {}),
+            usage_restriction=_usage_restriction(card),
         )
+
+
+def _usage_restriction(card: dict[str, Any] | None) -> str | None:
+    usage = (card or {}).get("usage")
+    restriction = usage.get("restriction") if isinstance(usage, dict) else None
+    return str(restriction) if restriction else None
 
 
 class ModelVersionDetail(ModelVersionPublic):

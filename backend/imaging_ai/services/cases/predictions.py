@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from sqlalchemy.orm import Session
@@ -18,7 +18,6 @@ from imaging_ai.errors import DomainError, NotFoundError
 from imaging_ai.imaging import DecodedImage
 from imaging_ai.imaging.decode import decode_slot
 from imaging_ai.ml.feature_density import FeatureDensity
-from imaging_ai.ml.heatmap import grad_cam, overlay_png
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.operating_point import served_label_index
 from imaging_ai.ml.preprocessing import tensor_from_decoded
@@ -30,12 +29,15 @@ from imaging_ai.persistence.models import Image, LearningScore, Prediction
 from imaging_ai.persistence.predictions import PredictionFilter, PredictionRepository
 from imaging_ai.persistence.unit_of_work import end_transaction
 from imaging_ai.services.accounts.identity import Principal
+from imaging_ai.services.cases.heatmaps import HeatmapCache
 from imaging_ai.services.cases.images import IngestionService, PreparedUpload, pseudonymise
 from imaging_ai.services.models.catalog import UnknownModelVersionError
 from imaging_ai.services.models.serving import ServedOperatingPoint, ServedVersion, ServingService
 from imaging_ai.services.trust.autonomy import AutonomyService
-from imaging_ai.storage.blob_store import write_atomically
 from imaging_ai.vocabulary import PredictionStatus, Routing, UserKind
+
+if TYPE_CHECKING:  # results back to the PACS (issue #16); imported for the annotation only
+    from imaging_ai.services.results.outbox import ResultOutbox
 
 
 class ImageRequiredError(DomainError):
@@ -125,9 +127,12 @@ class PredictionService:
         heatmap_dir: Path,
         autonomy: AutonomyService,
         serving: ServingService,
+        results: ResultOutbox | None = None,
     ) -> None:
         self.autonomy = autonomy
         self.serving = serving
+        self.results = results
+        """Queues the result for the PACS when it is due (issue #16); None: results are not sent."""
         self.session = session
         self.runtime = runtime
         self.ingestion = ingestion
@@ -212,6 +217,8 @@ class PredictionService:
         )
         self.predictions.add(prediction)
         self.autonomy.finalise(prediction)
+        if self.results is not None:  # results back to the PACS: final by the rule, or sent at once
+            self.results.prediction_recorded(prediction)
         if prediction.status == PredictionStatus.pending_review:
             LearningScoreRepository(self.session).add(
                 LearningScore(
@@ -256,20 +263,20 @@ class PredictionService:
         task = get_task(prediction.task)
         label = label or prediction.predicted_label
         require_label(task, label)
-        cached = self.heatmap_dir / f"{prediction.id}-{task.label_index(label)}.png"
-        if cached.is_file():
-            return cached.read_bytes()
+        index = task.label_index(label)
+        heatmaps = HeatmapCache(self.runtime, self.heatmap_dir)
+        cached = heatmaps.cached(prediction.id, index)
+        if cached is not None:
+            return cached
         version = self.versions.get(prediction.model_version_id)
         if version is None:
             raise UnknownModelVersionError("The version that made this prediction is not registered.")
         image = self.ingestion.get(prediction.image_id)
-        # Everything the heatmap needs is read: end the transaction before loading weights, decoding
-        # and back-propagating (seconds on a large image), which must not hold SQLite's write lock.
-        end_transaction(self.session)
-        model = self.runtime.version(version.id, version.store_path)
-        with decode_slot():  # the decoded arrays live until the overlay is drawn
-            decoded = self.ingestion.load(image)
-            cam = grad_cam(model, tensor_from_decoded(decoded, model.preprocessing), task.label_index(label))
-            png = overlay_png(decoded.display, cam)
-        write_atomically(cached, png)
-        return png
+        end_transaction(self.session)  # everything is read; drawing takes seconds
+        return heatmaps.draw(
+            prediction.id,
+            index,
+            version_id=version.id,
+            store_path=version.store_path,
+            load=lambda: self.ingestion.load(image),
+        )

@@ -260,7 +260,8 @@ class AdaptationJobRunner:
         parent = load_model(_stored(inputs.parent.store_path))
         size = parent.preprocessing.input_size
         plan = plan_adaptation(items, inputs.source.train if inputs.source else None, params)
-        data = load_plan(plan, lambda chosen: load_image_set(chosen, task.labels, size))
+        window = parent.preprocessing.modality_window
+        data = load_plan(plan, lambda chosen: load_image_set(chosen, task.labels, size, window=window))
 
         def on_epoch(record: EpochRecord) -> None:
             self._progress(job_id, {"stage": "training", **asdict(record), "epochs": params.epochs})
@@ -360,7 +361,12 @@ class AdaptationJobRunner:
         )
         own = version_threshold.threshold if version_threshold else None
         at_site = site_threshold.threshold if site_threshold else own
-        images = load_image_set(_case_items(inputs.sequestered, self.store), task.labels, size)
+        images = load_image_set(
+            _case_items(inputs.sequestered, self.store),
+            task.labels,
+            size,
+            window=parent.preprocessing.modality_window,
+        )
         sites = [_site_of(case) for case in inputs.sequestered]
 
         def subset(keep: Sequence[bool]) -> ImageSet:

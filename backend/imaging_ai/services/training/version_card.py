@@ -110,4 +110,7 @@ def adapted_version_card(inputs: CardInputs) -> dict[str, Any]:
     point = _operating_point(inputs)
     if point is not None:
         card["operating_point"] = point
+    if "usage" in inputs.parent_card:
+        # A fine-tune is derived from its parent's weights, and so from their data: same licence terms.
+        card["usage"] = inputs.parent_card["usage"]
     return card
