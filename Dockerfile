@@ -33,7 +33,7 @@ COPY --from=web /web/dist ./frontend/dist
 RUN useradd --system --uid 10001 imaging && mkdir -p /data && chown imaging /data
 USER imaging
 
-EXPOSE 8000
+EXPOSE 8000 11112
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
 CMD ["imaging-ai", "serve", "--migrate"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: install on first run, migrate, then serve API + SPA on one URL, with
-# one training worker beside it (stopped together with the server).
+# one training worker and (unless IMAGING_AI_DICOM_LISTENER=false) the DICOM listener beside it, all
+# stopped together with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -16,7 +17,15 @@ export IMAGING_AI_COOKIE_SECURE="${IMAGING_AI_COOKIE_SECURE:-false}"
 .venv/bin/imaging-ai migrate
 .venv/bin/imaging-ai sync-models >/dev/null
 .venv/bin/imaging-ai worker &
-worker_pid=$!
-trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
+pids=("$!")
+case "${IMAGING_AI_DICOM_LISTENER:-true}" in
+  [Ff][Aa][Ll][Ss][Ee] | 0 | [Nn][Oo] | [Oo][Ff][Ff]) ;;
+  *)
+    echo "==> DICOM listener: AE title ${IMAGING_AI_DICOM_AE_TITLE:-IMAGING_AI} on ${IMAGING_AI_DICOM_HOST:-127.0.0.1}:${IMAGING_AI_DICOM_PORT:-11112}"
+    .venv/bin/imaging-ai dicom-listener &
+    pids+=("$!")
+    ;;
+esac
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT INT TERM
 echo "==> serving on http://${IMAGING_AI_HOST:-127.0.0.1}:${IMAGING_AI_PORT:-8000} (API docs at /docs)"
 .venv/bin/imaging-ai serve

@@ -8,6 +8,21 @@ scripts/bootstrap.sh
 echo "==> web app (chromium, npm ci, build, check:api, tsc, eslint, vitest)"
 scripts/frontend.sh chromium build test
 
+# A real PACS for tests/pacs: Debian's Orthanc with its DICOMweb plugin, and dcmtk's echoscu/storescu.
+if [ ! -x /usr/sbin/Orthanc ] || [ ! -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] \
+  || ! command -v echoscu >/dev/null 2>&1; then
+  echo "==> installing Orthanc, its DICOMweb plugin and dcmtk (apt)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    orthanc orthanc-dicomweb dcmtk >/dev/null
+  # Debian's package starts a system Orthanc; the tests start their own on free ports.
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true
+  fi
+fi
+
 # PostgreSQL is part of the suite, not optional: start the local cluster if it is installed but down.
 export IMAGING_AI_TEST_POSTGRES_URL="${IMAGING_AI_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 if ! .venv/bin/python - <<'PY' 2>/dev/null; then

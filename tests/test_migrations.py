@@ -15,6 +15,7 @@ from imaging_ai.persistence.base import Base
 
 EXPECTED_TABLES = {
     "images",
+    "result_deliveries",
     "predictions",
     "feedback",
     "model_versions",

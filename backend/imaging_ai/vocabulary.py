@@ -118,3 +118,12 @@ class OperatingPointSource(State):
     site = "site"
     version = "version"
     argmax = "argmax"
+
+
+class DeliveryStatus(State):
+    """Where a result's delivery to the PACS stands: waiting (or being retried), stored there, or given
+    up after the last attempt (an administrator may retry it)."""
+
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"

@@ -42,6 +42,9 @@ def test_the_schema_driven_fuzzer_finds_no_server_error_and_no_schema_mismatch(
             "/api/v1/auth/logout",
             "--exclude-path",
             "/api/v1/auth/password",
+            # STOW-RS takes multipart/related, which schemathesis cannot build; tests/pacs covers it.
+            "--exclude-path-regex",
+            "^/dicom-web/",
             "--request-timeout",
             "60",
             *[arg for name, value in headers.items() for arg in ("--header", f"{name}: {value}")],

@@ -25,13 +25,17 @@ from imaging_ai.api.routes import (
     audit,
     auth,
     autonomy,
+    deliveries,
+    dicomweb,
     feedback,
     health,
     images,
     learning,
     models,
     monitoring,
+    pacs,
     predictions,
+    studies,
     training,
     users,
     worklist,
@@ -87,6 +91,21 @@ TAGS = [
         "name": "monitoring",
         "description": "Performance over time per site and version; Prometheus `/metrics`.",
     },
+    {
+        "name": "dicomweb",
+        "description": "DICOMweb for PACS and modalities: STOW-RS stores studies (each instance is "
+        "de-identified, stored and predicted).",
+    },
+    {"name": "pacs", "description": "Pull studies from the configured PACS by DICOMweb (QIDO-RS, WADO-RS)."},
+    {
+        "name": "studies",
+        "description": "Received DICOM studies and series (pseudonymised UIDs) and each series' answer.",
+    },
+    {
+        "name": "deliveries",
+        "description": "Results sent back to the PACS (a DICOM Structured Report and a heatmap image by "
+        "STOW-RS): delivery state and retry.",
+    },
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 
@@ -133,6 +152,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(learning.router)
     app.include_router(autonomy.router)
     app.include_router(monitoring.router)
+    app.include_router(dicomweb.router)
+    app.include_router(pacs.router)
+    app.include_router(studies.studies_router)
+    app.include_router(studies.series_router)
+    app.include_router(deliveries.router)  # results back to the PACS (issue #16)
     enforce_route_policies(app)
 
     # Added last = outermost: request ids and the access log cover every answer, the 413s included.

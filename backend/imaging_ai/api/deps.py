@@ -22,6 +22,7 @@ from imaging_ai.services.cases.predictions import PredictionService
 from imaging_ai.services.cases.worklist import Worklist
 from imaging_ai.services.models.catalog import ModelCatalog
 from imaging_ai.services.models.serving import ServingService
+from imaging_ai.services.results.outbox import DeliveryPolicy, ResultOutbox
 from imaging_ai.services.training.jobs import TrainingJobService
 from imaging_ai.services.training.promotion import PromotionService
 from imaging_ai.services.trust.autonomy import AutonomyRules, AutonomyService
@@ -122,7 +123,13 @@ def get_prediction_service(
     serving: ServingServiceDep,
 ) -> PredictionService:
     return PredictionService(
-        session, state.runtime, ingestion, state.settings.heatmaps_dir, autonomy, serving
+        session,
+        state.runtime,
+        ingestion,
+        state.settings.heatmaps_dir,
+        autonomy,
+        serving,
+        results=_result_outbox(state, session),
     )
 
 
@@ -144,12 +151,20 @@ TrainingJobServiceDep = Annotated[TrainingJobService, Depends(get_training_job_s
 
 
 def get_feedback_service(
+    state: StateDep,
     session: SessionDep,
     jobs: TrainingJobServiceDep,
     autonomy: AutonomyServiceDep,
     serving: ServingServiceDep,
 ) -> FeedbackService:
-    return FeedbackService(session, autonomy=autonomy, serving=serving, training=jobs)
+    return FeedbackService(
+        session, autonomy=autonomy, serving=serving, training=jobs, results=_result_outbox(state, session)
+    )
+
+
+def _result_outbox(state: AppState, session: Session) -> ResultOutbox:
+    """Queues results for the PACS as predictions are made or become final (nothing without a destination)."""
+    return ResultOutbox(session, DeliveryPolicy.from_settings(state.settings))
 
 
 FeedbackServiceDep = Annotated[FeedbackService, Depends(get_feedback_service)]

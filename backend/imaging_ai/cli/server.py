@@ -1,4 +1,5 @@
-"""The long-running processes: the API server (`serve`) and the training worker (`worker`)."""
+"""The long-running processes: the API server (`serve`), the training worker (`worker`) and the DICOM
+listener (`dicom-listener`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     worker.add_argument("--once", action="store_true", help="Run at most one job, then exit.")
     worker.add_argument("--max-jobs", type=int, help="Exit after this many jobs.")
     worker.set_defaults(handler=_worker)
+
+    listener = commands.add_parser(
+        "dicom-listener",
+        help="Receive DICOM instances (C-STORE, C-ECHO) from the AE titles of IMAGING_AI_DICOM_CALLERS.",
+    )
+    listener.add_argument("--host", help="Bind address (default: IMAGING_AI_DICOM_HOST).")
+    listener.add_argument("--port", type=int, help="Port (default: IMAGING_AI_DICOM_PORT).")
+    listener.set_defaults(handler=_dicom_listener)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -70,4 +79,31 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
                 worker.run_forever(max_jobs=args.max_jobs)
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+def _dicom_listener(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from imaging_ai.api.app import register_model_versions
+    from imaging_ai.api.state import AppState
+    from imaging_ai.dicom_net.listener import listener_for, quiet_pynetdicom
+
+    if args.host:
+        settings = settings.model_copy(update={"dicom_host": args.host})
+    quiet_pynetdicom()
+    state = AppState.build(settings)
+    register_model_versions(state)
+    listener = listener_for(state, port=args.port)
+
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        listener.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        state.engine.dispose()
     return 0

@@ -49,3 +49,4 @@ Routing = Literal[v.Routing.site, v.Routing.default]
 OperatingPointSource = Literal[
     v.OperatingPointSource.site, v.OperatingPointSource.version, v.OperatingPointSource.argmax
 ]
+DeliveryStatus = Literal[v.DeliveryStatus.pending, v.DeliveryStatus.sent, v.DeliveryStatus.failed]

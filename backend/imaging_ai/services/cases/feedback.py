@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +26,9 @@ from imaging_ai.services.models.serving import ServingService
 from imaging_ai.services.training.jobs import TrainingJobService
 from imaging_ai.services.trust.autonomy import AutonomyService
 from imaging_ai.vocabulary import GivenVerdict, PredictionStatus, Verdict
+
+if TYPE_CHECKING:  # results back to the PACS (issue #16); imported for the annotation only
+    from imaging_ai.services.results.outbox import ResultOutbox
 
 MAX_ATTEMPTS = 10
 
@@ -66,8 +70,11 @@ class FeedbackService:
         autonomy: AutonomyService,
         serving: ServingService,
         training: TrainingJobService,
+        results: ResultOutbox | None = None,
     ) -> None:
         self.session = session
+        self.results = results
+        """Queues the (now final) result for the PACS after each verdict (issue #16); None: not sent."""
         self.feedback = FeedbackRepository(session)
         self.autonomy = autonomy
         self.serving = serving
@@ -127,6 +134,8 @@ class FeedbackService:
         self.autonomy.check_after_verdict(prediction.task, prediction.site)
         self.serving.refresh_after_verdict(get_task(prediction.task), prediction.site)
         self.training.maybe_start_automatically(prediction.task, prediction.site)
+        if self.results is not None:  # results back to the PACS: a verdict makes the result final
+            self.results.verdict_recorded(prediction)
 
     def history(self, prediction_id: uuid.UUID) -> tuple[Prediction, Sequence[Feedback]]:
         prediction = self._prediction(prediction_id)

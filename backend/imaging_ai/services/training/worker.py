@@ -24,6 +24,9 @@ from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.cases.images import IngestionService
 from imaging_ai.services.cases.learning_queue import LearningQueue
+from imaging_ai.services.results.heatmaps import HeatmapRenderer
+from imaging_ai.services.results.outbox import DeliveryPolicy
+from imaging_ai.services.results.sender import ResultSender
 from imaging_ai.services.training.adaptation_job import AdaptationJobRunner, SourceDataCache
 from imaging_ai.settings import Settings
 from imaging_ai.storage.blob_store import BlobStore
@@ -50,6 +53,20 @@ class Worker:
         self.blob_store = BlobStore(settings.images_dir)
         # One version at a time on one core: re-scoring is background work beside training.
         self.runtime = ModelRuntime(2, max_batch=1)
+        # Results back to the PACS (issue #16): sent between job polls, when a destination is set.
+        self.results: ResultSender | None = None
+        if settings.results_destination_url:
+            heatmaps = HeatmapRenderer(
+                session_factory,
+                self.runtime,
+                self.blob_store,
+                settings.heatmaps_dir,
+                max_image_pixels=settings.max_image_pixels,
+                pseudonym_key=settings.pseudonym_key_bytes,
+            )
+            self.results = ResultSender(
+                session_factory, DeliveryPolicy.from_settings(settings), heatmaps, self.worker_id
+            )
 
     def recover_abandoned_jobs(self, now: datetime | None = None) -> list[uuid.UUID]:
         """Fails running jobs whose worker stopped beating, and removes their partial files."""
@@ -88,10 +105,16 @@ class Worker:
     def run_forever(self, *, max_jobs: int | None = None) -> None:
         done = 0
         while max_jobs is None or done < max_jobs:
+            delivered = self.deliver_results()
             if self.run_once() is not None:
                 done += 1
-            elif self.rescore_learning_queue() == 0:
+            elif self.rescore_learning_queue() == 0 and delivered == 0:
                 time.sleep(self.settings.worker_poll_seconds)
+
+    def deliver_results(self, limit: int = 16) -> int:
+        """Sends the results due to the PACS (claimed, so two workers never send one twice); returns how
+        many deliveries were attempted. Nothing without a destination."""
+        return self.results.send_due(limit) if self.results is not None else 0
 
     def rescore_learning_queue(self, limit: int = 32) -> int:
         """Re-scores waiting cases whose learning score is by a version that no longer serves their site
