@@ -30,6 +30,9 @@ export interface WorklistFilters {
   status?: PredictionStatus;
   /** Only for the cases waiting for a clinician (the worklist proper). */
   level?: AutonomyLevel;
+  /** Only for the worklist proper: `study` makes a DICOM study's waiting cases of one task one row
+   * (its highest-priority case, with `cases_in_study`); absent means one row per case. */
+  group?: "case" | "study";
   limit?: number;
   offset?: number;
 }
@@ -95,6 +98,10 @@ export interface QueueRow {
   priority: number | null;
   components: WorklistEntry["components"] | null;
   reason: WorklistEntry["reason"] | null;
+  /** With `group=study`: the study the row stands for (null or absent: no study, or one row per case). */
+  study_instance_uid?: string | null;
+  /** With `group=study`: the study's waiting cases of this task. */
+  cases_in_study?: number;
 }
 
 export interface Queue {
@@ -117,6 +124,7 @@ export function useQueue(filters: WorklistFilters, { enabled = true }: { enabled
                 task: filters.task || undefined,
                 site: filters.site || undefined,
                 level: filters.level,
+                group: filters.group === "study" ? "study" : undefined,
                 limit: filters.limit ?? 50,
                 offset: filters.offset ?? 0,
               },

@@ -329,7 +329,7 @@ export interface paths {
         put?: never;
         /**
          * Pull a study from the PACS
-         * @description Fetches the study from the DICOMweb server at `IMAGING_AI_DICOMWEB_SOURCE_URL`: QIDO-RS finds it (404 `study_not_found` when the PACS has no such study) and its series, WADO-RS retrieves them instance by instance as stored (no transcoding). Each instance goes through the same de-identification, ingestion and prediction as an upload, in its own transaction: a refused instance is listed with its error code while the others are kept; an instance received before gets the earlier answer (`received_before`). 503 `pacs_not_configured` when no source URL is set, 502 `pacs_unreachable` when the PACS cannot be reached, 502 `pacs_error` when it answers with an error.
+         * @description Fetches the study from the DICOMweb server at `IMAGING_AI_DICOMWEB_SOURCE_URL`: QIDO-RS finds it (404 `study_not_found` when the PACS has no such study) and its series, WADO-RS retrieves them instance by instance as stored (no transcoding). Each instance goes through the same de-identification, ingestion and prediction as an upload, in its own transaction: a refused instance is listed with its error code while the others are kept; an instance received before gets the earlier answer (`received_before`). 409 `pacs_not_configured` when no source URL is set, 502 `pacs_unreachable` when the PACS cannot be reached, 502 `pacs_error` when it answers with an error.
          */
         post: operations["pacs-import_study"];
         delete?: never;
@@ -859,7 +859,7 @@ export interface paths {
         };
         /**
          * The worklist
-         * @description Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); ties: oldest first. A case awaiting its blind read shows no answer and no priority components.
+         * @description Cases waiting for a clinician (pending review, and automatic answers drawn for audit), ordered by priority = 0.5 x uncertainty (normalised entropy) + 0.3 x disagreement risk (half the AI's doubt, half the site's disagreement rate with the active version) + 0.2 x waiting (hours / 24, at most 1); ties: oldest first. A case awaiting its blind read shows no answer and no priority components. With `group=study`, a DICOM study's waiting cases of one task are one item: its highest-priority case, with `cases_in_study` (open `GET /api/v1/studies/{study_instance_uid}` for the rest).
          */
         get: operations["worklist-get_worklist"];
         put?: never;
@@ -3171,6 +3171,12 @@ export interface components {
         };
         /** WorklistEntry */
         WorklistEntry: {
+            /**
+             * Cases In Study
+             * @description With `group=study`: the study's waiting cases of this task.
+             * @default 1
+             */
+            cases_in_study: number;
             components: components["schemas"]["PriorityComponents"] | null;
             prediction: components["schemas"]["PredictionPublic"];
             /**
@@ -3183,6 +3189,11 @@ export interface components {
              * @enum {string}
              */
             reason: "review" | "audit";
+            /**
+             * Study Instance Uid
+             * @description With `group=study`: the study this item stands for (null: no study).
+             */
+            study_instance_uid?: string | null;
         };
         /** WorklistPage */
         WorklistPage: {
@@ -4212,6 +4223,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Conflict with the current state. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Invalid input. */
             422: {
                 headers: {
@@ -4223,15 +4243,6 @@ export interface operations {
             };
             /** @description Error. */
             502: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Not ready. */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6259,6 +6270,8 @@ export interface operations {
                 task?: string | null;
                 site?: string | null;
                 level?: ("supervised" | "semi_autonomous" | "autonomous") | null;
+                /** @description `case`: one item per case (default); `study`: one item per study and task. */
+                group?: "case" | "study";
                 limit?: number;
                 /** @description Items to skip (paging). */
                 offset?: number;

@@ -12,8 +12,10 @@ import { Worklist } from "./Worklist";
 const prediction = (id: string, overrides: Partial<Prediction> = {}): Prediction =>
   fixturePrediction({ id, image_id: `${id}-image`, probabilities: { normal: 0.3, pneumonia: 0.7 }, confidence: 0.7, uncertainty: 0.88, ...overrides });
 
-let entries: WorklistEntry[];
-const baseEntries = (): WorklistEntry[] => [
+// `cases_in_study` is 1 unless a test says otherwise (the API's default).
+type Entry = Omit<WorklistEntry, "cases_in_study"> & { cases_in_study?: number };
+let entries: Entry[];
+const baseEntries = (): Entry[] => [
   { prediction: prediction("b"), priority: 0.71, components: { uncertainty: 0.88, disagreement_risk: 0.6, waiting: 0.4 }, reason: "review" },
   {
     prediction: prediction("a", { status: "final", autonomy_level: "semi_autonomous", finalized_by: "rule:semi_autonomous(confidence>=0.97)", audit_sample: true, confidence: 0.98, uncertainty: 0.1 }),
@@ -34,7 +36,7 @@ beforeEach(() => {
       const url = new URL(request.url);
       requests.push(url);
       if (url.pathname === "/api/v1/tasks") return json([]);
-      if (url.pathname === "/api/v1/worklist") return json({ items: entries, total: entries.length, limit: 50, offset: 0 });
+      if (url.pathname === "/api/v1/worklist") return json({ items: entries.map((entry) => ({ cases_in_study: 1, ...entry })), total: entries.length, limit: 50, offset: 0 });
       if (url.pathname === "/api/v1/predictions") return json({ items: [entries[1]!.prediction], total: 1, limit: 50, offset: 0 });
       return apiError(404, "not_found", "no stub");
     }),
@@ -98,6 +100,7 @@ describe("Worklist", () => {
     expect(table.textContent).toContain("final (rule semi_autonomous(confidence>=0.97))");
     expect(table.textContent).toContain("audit sample");
     expect(screen.queryByLabelText("Autonomy level")).toBeNull();
+    expect(screen.queryByRole("group", { name: "One row per" })).toBeNull();
     expect(requests.find((url) => url.pathname === "/api/v1/predictions")!.searchParams.get("status")).toBe("final");
   });
 
@@ -131,5 +134,59 @@ describe("Worklist", () => {
       "⚠ Out of distribution",
       null,
     ]);
+  });
+
+  describe("one row per case or per study", () => {
+    const STUDY = "2.25.111";
+    const studyEntries = (): Entry[] => [
+      { ...baseEntries()[0]!, study_instance_uid: STUDY, cases_in_study: 3 },
+      { ...baseEntries()[1]!, study_instance_uid: null, cases_in_study: 1 },
+    ];
+    const worklistAsked = () => requests.filter((url) => url.pathname === "/api/v1/worklist");
+
+    it("sends group=study when the toggle is set to study, and keeps it in the address", async () => {
+      const router = renderWorklist("/worklist?site=nih");
+      await screen.findByTestId("worklist");
+      const toggle = screen.getByRole("group", { name: "One row per" });
+      const [byCase, byStudy] = [within(toggle).getByRole("button", { name: "case" }), within(toggle).getByRole("button", { name: "study" })];
+      expect(byCase.getAttribute("aria-pressed")).toBe("true");
+      expect(byStudy.getAttribute("aria-pressed")).toBe("false");
+      expect(worklistAsked().every((url) => !url.searchParams.has("group"))).toBe(true);
+
+      fireEvent.click(byStudy);
+      await waitFor(() => expect(router.state.location.search).toBe("?site=nih&group=study"));
+      await waitFor(() => expect(worklistAsked().some((url) => url.searchParams.get("group") === "study" && url.searchParams.get("site") === "nih")).toBe(true));
+      expect(screen.getByRole("button", { name: "study" }).getAttribute("aria-pressed")).toBe("true");
+
+      // Back to one row per case: the address and the request drop the grouping.
+      const asked = worklistAsked().length;
+      fireEvent.click(screen.getByRole("button", { name: "case" }));
+      await waitFor(() => expect(router.state.location.search).toBe("?site=nih"));
+      await waitFor(() => expect(worklistAsked().length).toBeGreaterThan(asked));
+      expect(worklistAsked().at(-1)!.searchParams.has("group")).toBe(false);
+    });
+
+    it("shows the study's case count on a grouped row, which opens its representative case", async () => {
+      entries = studyEntries();
+      const router = renderWorklist("/worklist?group=study");
+      const table = await screen.findByTestId("worklist");
+      expect(worklistAsked()[0]!.searchParams.get("group")).toBe("study");
+      const rows = within(table).getAllByRole("row").slice(1);
+      expect(rows.map((row) => within(row).queryByTestId("study-group")?.textContent ?? null)).toEqual(["Study · 3 cases", null]);
+      expect(screen.getByTestId("worklist-count").textContent).toContain("a study's cases as one");
+      fireEvent.click(within(rows[0]!).getByRole("link"));
+      await waitFor(() => expect(router.state.location.pathname).toBe("/cases/b"));
+      expect(router.state.location.search).toBe("?group=study");
+    });
+
+    it("shows no study badge in case mode", async () => {
+      entries = studyEntries();
+      renderWorklist();
+      const table = await screen.findByTestId("worklist");
+      expect(within(table).getAllByRole("row")).toHaveLength(3);
+      expect(within(table).queryByTestId("study-group")).toBeNull();
+      expect(table.textContent).not.toContain("Study ·");
+      expect(worklistAsked()[0]!.searchParams.has("group")).toBe(false);
+    });
   });
 });

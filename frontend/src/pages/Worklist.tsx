@@ -1,12 +1,25 @@
 import { useEffect, useId, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { AutonomyLevel, PredictionStatus } from "../api/client";
-import { useQueue, useTasks, type QueueRow } from "../api/queries";
+import { useQueue, useTasks, type QueueRow, type WorklistFilters } from "../api/queries";
 import { AutonomyBadge, FinalityBadges, ReasonBadge } from "../components/Badges";
 import { Empty, ErrorState, formatDate, Loading } from "../components/States";
 import { AnswerCells } from "../components/AnswerCells";
 import { Pager } from "../components/Pager";
 import { filtersFrom, LEVELS, PAGE_SIZE, paramsFrom, STATUSES } from "./worklistParams";
+
+/** The worklist's filters from the address, with the grouping (`group=study`; absent: one row per case). */
+function worklistFiltersFrom(params: URLSearchParams): WorklistFilters {
+  return { ...filtersFrom(params), group: params.get("group") === "study" ? "study" : undefined };
+}
+
+/** The address of these filters; `group=study` only for the worklist proper (other statuses list
+ * predictions, one per case). It travels to the case view and back with the other filters. */
+function worklistParamsFrom(filters: WorklistFilters): URLSearchParams {
+  const params = paramsFrom(filters);
+  if (filters.group === "study" && filters.status === "pending_review") params.set("group", "study");
+  return params;
+}
 
 /** The parts of the priority, as the API weighs them (see GET /api/v1/worklist). */
 const COMPONENTS = [
@@ -17,7 +30,7 @@ const COMPONENTS = [
 
 export function Worklist() {
   const [params, setParams] = useSearchParams();
-  const filters = filtersFrom(params);
+  const filters = worklistFiltersFrom(params);
   const tasks = useTasks();
   const list = useQueue(filters);
   const navigate = useNavigate();
@@ -26,8 +39,9 @@ export function Worklist() {
   useEffect(() => setSite(filters.site ?? ""), [filters.site]);
 
   const waiting = filters.status === "pending_review";
-  const update = (change: Partial<typeof filters>) => setParams(paramsFrom({ ...filters, offset: 0, ...change }));
-  const query = paramsFrom(filters).toString();
+  const byStudy = waiting && filters.group === "study";
+  const update = (change: Partial<typeof filters>) => setParams(worklistParamsFrom({ ...filters, offset: 0, ...change }));
+  const query = worklistParamsFrom(filters).toString();
   const caseLink = (id: string) => `/cases/${id}${query ? `?${query}` : ""}`;
   const rows = list.data?.rows ?? [];
   const total = list.data?.total ?? 0;
@@ -39,7 +53,15 @@ export function Worklist() {
         <h1>Worklist</h1>
         {list.data && (
           <p className="muted" data-testid="worklist-count" aria-live="polite">
-            {total} {total === 1 ? "case" : "cases"}
+            {byStudy ? (
+              <>
+                {total} {total === 1 ? "row" : "rows"} (a study's cases as one)
+              </>
+            ) : (
+              <>
+                {total} {total === 1 ? "case" : "cases"}
+              </>
+            )}
             {waiting ? ", most informative first" : ", newest first"}
           </p>
         )}
@@ -92,12 +114,14 @@ export function Worklist() {
             </select>
           </div>
         )}
+        {waiting && <GroupToggle group={byStudy ? "study" : "case"} onGroup={(group) => update({ group: group === "study" ? "study" : undefined })} />}
       </form>
       {waiting && (
         <p className="muted small">
           Order: priority = 0.5 × uncertainty + 0.3 × disagreement risk + 0.2 × waiting (a day or more counts
           fully); ties go to the oldest. <em>Audit</em> cases were finalised automatically and drawn for a check.
           A <em>blind read</em> shows no answer until you give your own label.
+          {byStudy && " One row per study: its highest-priority case, which opens first; the case view's slice navigator shows its series."}
         </p>
       )}
       {list.isPending ? (
@@ -144,6 +168,7 @@ export function Worklist() {
                     )}
                     <td>
                       <Link to={caseLink(item.id)}>{formatDate(item.created_at)}</Link>
+                      {byStudy && row.study_instance_uid && <StudyBadge uid={row.study_instance_uid} cases={row.cases_in_study ?? 1} />}
                     </td>
                     <td>{item.task}</td>
                     <td>{item.site ?? <span className="muted">–</span>}</td>
@@ -173,6 +198,34 @@ export function Worklist() {
         </>
       )}
     </div>
+  );
+}
+
+/** "One row per: case | study": a pair of toggle buttons (one pressed), labelled by the legend. */
+function GroupToggle({ group, onGroup }: { group: "case" | "study"; onGroup: (group: "case" | "study") => void }) {
+  const label = useId();
+  return (
+    <div className="field">
+      <span id={label} className="muted small">
+        One row per
+      </span>
+      <div className="segmented" role="group" aria-labelledby={label}>
+        {(["case", "study"] as const).map((value) => (
+          <button key={value} type="button" className="button" aria-pressed={group === value} onClick={() => group !== value && onGroup(value)}>
+            {value}
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}
+
+/** On a row standing for a DICOM study: how many of its cases of this task are waiting. */
+function StudyBadge({ uid, cases }: { uid: string; cases: number }) {
+  return (
+    <span className="badge study-group" data-testid="study-group" title={`Study ${uid}: its highest-priority waiting case opens`}>
+      Study · {cases} {cases === 1 ? "case" : "cases"}
+    </span>
   );
 }
 

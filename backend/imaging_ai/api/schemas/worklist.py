@@ -25,6 +25,12 @@ class WorklistEntry(BaseModel):
     )
     components: PriorityComponents | None
     reason: Literal["review", "audit"]
+    study_instance_uid: str | None = Field(
+        default=None, description="With `group=study`: the study this item stands for (null: no study)."
+    )
+    cases_in_study: int = Field(
+        default=1, ge=1, description="With `group=study`: the study's waiting cases of this task."
+    )
 
     @classmethod
     def of(cls, item: WorklistItem, viewer: Principal) -> WorklistEntry:
@@ -34,6 +40,8 @@ class WorklistEntry(BaseModel):
             priority=None if prediction.answer_hidden else item.priority,
             components=None if prediction.answer_hidden else PriorityComponents(**item.components),
             reason=item.reason,
+            study_instance_uid=item.study_instance_uid,
+            cases_in_study=item.cases_in_study,
         )
 
 

@@ -7,18 +7,23 @@ priority = 0.5 x uncertainty + 0.3 x disagreement risk + 0.2 x waiting, each in 
 - waiting: hours since the prediction, over 24, capped at 1 (nothing waits forever).
 Ties go to the older case. Cases: every `pending_review` prediction, and the automatically finalised
 ones drawn for audit that nobody has reviewed yet.
+
+Grouped by study, a DICOM study's waiting cases of one task are one item, placed (and represented) by
+its highest-priority case: a clinician opens the study once and reads its slices or views together.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imaging_ai.ml.tasks import get_task
-from imaging_ai.persistence.models import Prediction
+from imaging_ai.persistence.models import Image, Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.services.models.serving import NoServingVersionError, ServingService
@@ -35,6 +40,10 @@ class WorklistItem:
     components: dict[str, float]
     reason: str
     """`review` (waiting for its verdict) or `audit` (finalised automatically, drawn for audit)."""
+    study_instance_uid: str | None = None
+    """Grouped by study: the study the item stands for (null: an image without one)."""
+    cases_in_study: int = 1
+    """Grouped by study: the study's waiting cases of the task, this one included."""
 
 
 class Worklist:
@@ -49,6 +58,7 @@ class Worklist:
         level: str | None,
         limit: int,
         offset: int,
+        by_study: bool = False,
         now: datetime | None = None,
     ) -> tuple[list[WorklistItem], int]:
         if task is not None:
@@ -58,7 +68,29 @@ class Worklist:
         rates = self._site_disagreement(candidates)
         items = [self._item(p, rates.get((p.task, p.site), 0.5), now) for p in candidates]
         items.sort(key=lambda item: (-item.priority, item.prediction.created_at, str(item.prediction.id)))
+        if by_study:
+            items = self._one_per_study(items)
         return items[offset : offset + limit], len(items)
+
+    def _one_per_study(self, items: list[WorklistItem]) -> list[WorklistItem]:
+        """The first (highest-priority) item of each (study, task), counting the study's cases."""
+        image_ids = {item.prediction.image_id for item in items}
+        query = select(Image.id, Image.study_instance_uid).where(Image.id.in_(image_ids))
+        studies = {image: study for image, study in self.session.execute(query)} if image_ids else {}
+        keys = [
+            (study, item.prediction.task) if (study := studies.get(item.prediction.image_id)) else None
+            for item in items
+        ]
+        counts = Counter(key for key in keys if key is not None)
+        seen: set[tuple[str, str]] = set()
+        grouped: list[WorklistItem] = []
+        for item, key in zip(items, keys, strict=True):
+            if key is None:
+                grouped.append(item)
+            elif key not in seen:
+                seen.add(key)
+                grouped.append(replace(item, study_instance_uid=key[0], cases_in_study=counts[key]))
+        return grouped
 
     def _site_disagreement(self, candidates: Sequence[Prediction]) -> dict[tuple[str, str | None], float]:
         """Per (task, site): how often clinicians disagreed with the version now serving the site."""
