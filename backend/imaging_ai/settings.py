@@ -229,6 +229,31 @@ class Settings(BaseSettings):
     results_max_attempts: int = Field(
         default=8, ge=1, description="Delivery attempts of one result before it is marked failed."
     )
+    object_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where images, heatmaps and trained model versions are kept: `local` files under "
+        "`data_dir` (one machine), or an S3-compatible object store shared by every replica and worker.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint, e.g. `http://seaweedfs:8333` (unset: AWS's). Credentials come from the "
+        "standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` environment variables.",
+    )
+    s3_bucket: str = Field(default="imaging-ai", min_length=3, max_length=63, description="The S3 bucket.")
+    s3_region: str = Field(default="us-east-1", description="The S3 region (any value for SeaweedFS/MinIO).")
+    s3_prefix: str = Field(
+        default="",
+        max_length=200,
+        description="Key prefix inside the bucket (several deployments, one bucket).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where training and inference run: `auto` uses CUDA when a GPU is available, else the CPU.",
+    )
+    mixed_precision: bool = Field(
+        default=True,
+        description="On CUDA, train and infer with automatic mixed precision (float16 where safe); ignored on CPU.",
+    )
 
     @field_validator("autonomy_error_targets")
     @classmethod
