@@ -244,15 +244,15 @@ class Settings(BaseSettings):
     s3_prefix: str = Field(
         default="",
         max_length=200,
-        description="Key prefix inside the bucket (several deployments, one bucket).",
+        description="Key prefix in the bucket (several deployments, one bucket).",
     )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto",
-        description="Where training and inference run: `auto` uses CUDA when a GPU is available, else the CPU.",
+        description="Where training and inference run: `auto`: CUDA when a GPU is available, else the CPU.",
     )
     mixed_precision: bool = Field(
         default=True,
-        description="On CUDA, train and infer with automatic mixed precision (float16 where safe); ignored on CPU.",
+        description="On CUDA, automatic mixed precision (float16 where safe) in training and inference.",
     )
 
     @field_validator("autonomy_error_targets")
