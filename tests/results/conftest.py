@@ -13,12 +13,8 @@ from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 from sqlalchemy.orm import Session, sessionmaker
 
-from imaging_ai.api import deps
 from imaging_ai.persistence.models import Image, ModelVersion, Prediction
 from imaging_ai.persistence.unit_of_work import transaction
-from imaging_ai.services.cases.feedback import FeedbackService
-from imaging_ai.services.cases.predictions import PredictionService
-from imaging_ai.services.results.outbox import DeliveryPolicy, ResultOutbox
 from imaging_ai.settings import Settings
 from tests import samples
 
@@ -31,47 +27,6 @@ def closed_port_url() -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}/dicom-web"
-
-
-def wire_results(client: TestClient) -> None:
-    """The prediction and feedback services with the results outbox, as `api/deps.py` composes them
-    once wired (overriding is harmless if it already is)."""
-    app = client.app
-
-    def prediction_service(
-        state: deps.StateDep,
-        session: deps.SessionDep,
-        ingestion: deps.IngestionServiceDep,
-        autonomy: deps.AutonomyServiceDep,
-        serving: deps.ServingServiceDep,
-    ) -> PredictionService:
-        return PredictionService(
-            session,
-            state.runtime,
-            ingestion,
-            state.settings.heatmaps_dir,
-            autonomy,
-            serving,
-            results=ResultOutbox(session, DeliveryPolicy.from_settings(state.settings)),
-        )
-
-    def feedback_service(
-        state: deps.StateDep,
-        session: deps.SessionDep,
-        jobs: deps.TrainingJobServiceDep,
-        autonomy: deps.AutonomyServiceDep,
-        serving: deps.ServingServiceDep,
-    ) -> FeedbackService:
-        return FeedbackService(
-            session,
-            autonomy=autonomy,
-            serving=serving,
-            training=jobs,
-            results=ResultOutbox(session, DeliveryPolicy.from_settings(state.settings)),
-        )
-
-    app.dependency_overrides[deps.get_prediction_service] = prediction_service  # type: ignore[attr-defined]
-    app.dependency_overrides[deps.get_feedback_service] = feedback_service  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -88,7 +43,6 @@ def results_client(settings: Settings) -> Callable[..., TestClient]:
         client = TestClient(create_app(configured), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
-        wire_results(client)
         factory = app_state(client).session_factory
         admin = create_user(factory, f"dr.results{len(clients)}", ("clinician", "admin"))
         return sign_in_client(client, factory, admin)
