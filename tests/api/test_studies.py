@@ -9,28 +9,14 @@ from sqlalchemy import select, update
 from imaging_ai.persistence.models import Image, Prediction
 from tests.accounts import bearer, create_api_key
 from tests.api.conftest import app_state, client_as
-from tests.pacs.dicom_files import make_study
-
-STOW_TYPE = 'multipart/related; type="application/dicom"'
+from tests.pacs.dicom_files import make_study, multipart
 
 
 def stow(client: TestClient, files: list[bytes], *, site: str = "north", key: str | None = None) -> int:
-    boundary = "studies-test-boundary"
-    body = (
-        b"".join(
-            b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + data + b"\r\n"
-            for data in files
-        )
-        + b"--"
-        + boundary.encode()
-        + b"--\r\n"
-    )
+    body, content_type = multipart(files)
     key = key or create_api_key(app_state(client).session_factory, "pacs-gateway", ("predict", "read"))
     answer = client_as(client, headers=bearer(key)).post(
-        "/dicom-web/studies",
-        params={"site": site},
-        content=body,
-        headers={"Content-Type": f"{STOW_TYPE}; boundary={boundary}"},
+        "/dicom-web/studies", params={"site": site}, content=body, headers={"Content-Type": content_type}
     )
     return answer.status_code
 

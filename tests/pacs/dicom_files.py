@@ -79,3 +79,14 @@ def planted_identity_in(blob: bytes) -> bool:
 
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+STOW_TYPE = 'multipart/related; type="application/dicom"'
+
+
+def multipart(files: list[bytes], boundary: str = "imaging-ai-test-boundary") -> tuple[bytes, str]:
+    body = b"".join(
+        b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + data + b"\r\n"
+        for data in files
+    )
+    return body + b"--" + boundary.encode() + b"--\r\n", f"{STOW_TYPE}; boundary={boundary}"

@@ -37,6 +37,16 @@ class Orthanc:
     def dicomweb_url(self) -> str:
         return self.http_url + "/dicom-web"
 
+    def upload(self, files: list[bytes]) -> str:
+        """Puts DICOM files of one study into Orthanc (its REST API); returns Orthanc's id of the study."""
+        study_ids = set()
+        for data in files:
+            answer = httpx.post(f"{self.http_url}/instances", content=data, timeout=30)
+            assert answer.status_code == 200, answer.text
+            study_ids.add(answer.json()["ParentStudy"])
+        (study_id,) = study_ids
+        return str(study_id)
+
 
 def _free_port() -> int:
     with socket.socket() as probe:

@@ -15,34 +15,17 @@ from tests.accounts import bearer
 from tests.live_server import serve
 from tests.pacs.conftest import SITE, stored_images, stored_predictions
 from tests.pacs.dicom_files import (
+    STOW_TYPE,
     garbled_pixels,
     make_study,
+    multipart,
     planted_identity_in,
     sop_uids,
     truncated,
 )
-from tests.pacs.orthanc import Orthanc, running_orthanc
+from tests.pacs.orthanc import running_orthanc
 
 ONLY_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-STOW_TYPE = 'multipart/related; type="application/dicom"'
-
-
-def multipart(files: list[bytes], boundary: str = "imaging-ai-test-boundary") -> tuple[bytes, str]:
-    body = b"".join(
-        b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + data + b"\r\n"
-        for data in files
-    )
-    return body + b"--" + boundary.encode() + b"--\r\n", f"{STOW_TYPE}; boundary={boundary}"
-
-
-def _upload(orthanc: Orthanc, files: list[bytes]) -> str:
-    study_ids = set()
-    for data in files:
-        answer = httpx.post(f"{orthanc.http_url}/instances", content=data, timeout=30)
-        assert answer.status_code == 200, answer.text
-        study_ids.add(answer.json()["ParentStudy"])
-    (study_id,) = study_ids
-    return study_id
 
 
 def _stored_files(settings: Settings) -> list[bytes]:
@@ -64,7 +47,7 @@ def test_orthanc_stores_a_study_over_stow_rs(
         }
     }
     with running_orthanc(tmp_path / "orthanc", dicomweb_servers=servers) as orthanc:
-        study_id = _upload(orthanc, files)
+        study_id = orthanc.upload(files)
         sent = httpx.post(
             f"{orthanc.http_url}/dicom-web/servers/product/stow",
             json={"Resources": [study_id], "Synchronous": True},
@@ -183,7 +166,7 @@ def test_the_product_pulls_a_study_from_orthanc(
 ) -> None:
     study_uid, files = make_study(count=3, series=2)
     with running_orthanc(tmp_path / "orthanc") as orthanc:
-        _upload(orthanc, files)
+        orthanc.upload(files)
         settings = pacs_settings.model_copy(
             update={"dicomweb_source_url": orthanc.dicomweb_url, "dicomweb_source_site": "pulled"}
         )

@@ -17,20 +17,9 @@ from imaging_ai.dicom_net.listener import DicomListener
 from imaging_ai.settings import Settings
 from tests.pacs.conftest import SITE, stored_images, stored_predictions
 from tests.pacs.dicom_files import garbled_pixels, make_study, planted_identity_in, sop_uids
-from tests.pacs.orthanc import Orthanc, running_orthanc
+from tests.pacs.orthanc import running_orthanc
 
 ONLY_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def _upload(orthanc: Orthanc, files: list[bytes]) -> str:
-    """Puts the files in Orthanc; returns Orthanc's id of their study."""
-    study_ids = set()
-    for data in files:
-        answer = httpx.post(f"{orthanc.http_url}/instances", content=data, timeout=30)
-        assert answer.status_code == 200, answer.text
-        study_ids.add(answer.json()["ParentStudy"])
-    (study_id,) = study_ids
-    return study_id
 
 
 def test_orthanc_sends_a_study_to_the_listener(
@@ -45,7 +34,7 @@ def test_orthanc_sends_a_study_to_the_listener(
     ) as orthanc:
         echo = httpx.post(f"{orthanc.http_url}/modalities/product/echo", json={}, timeout=30)
         assert echo.status_code == 200, echo.text
-        study_id = _upload(orthanc, files)
+        study_id = orthanc.upload(files)
         sent = httpx.post(
             f"{orthanc.http_url}/modalities/product/store",
             json={"Resources": [study_id], "Synchronous": True},
@@ -131,7 +120,7 @@ def test_a_study_of_50_instances_is_received_whole(
     with running_orthanc(
         tmp_path / "orthanc", modalities={"product": ("IMAGING_AI", "127.0.0.1", listener.port)}
     ) as orthanc:
-        study_id = _upload(orthanc, files)
+        study_id = orthanc.upload(files)
         started = time.perf_counter()
         sent = httpx.post(
             f"{orthanc.http_url}/modalities/product/store",
