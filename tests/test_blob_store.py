@@ -52,3 +52,25 @@ def test_derived_files_live_beside_the_blob_and_go_with_it(tmp_path: Path) -> No
     store.delete(blob.sha256)
     assert store.read_derived(blob.sha256, "rendition.npz") is None
     assert store.read_derived(other.sha256, "rendition.npz") == b"other copy"
+
+
+def test_the_deployment_store_is_the_images_folder_by_default(tmp_path: Path) -> None:
+    from imaging_ai.settings import Settings
+    from imaging_ai.storage.blob_store import blob_store_from
+
+    settings = Settings(data_dir=tmp_path / "data")
+    store = blob_store_from(settings)
+    assert store.is_local and store.root == settings.images_dir
+    blob = store.put(b"pixels")
+    assert store.path_for(blob.sha256).read_bytes() == b"pixels"
+    assert store.local_path(blob.sha256) == store.path_for(blob.sha256)
+
+
+def test_a_damaged_file_is_refused_not_served(tmp_path: Path) -> None:
+    from imaging_ai.storage.blob_store import BlobIntegrityError
+
+    store = BlobStore(tmp_path)
+    blob = store.put(b"pixels")
+    store.path_for(blob.sha256).write_bytes(b"pixelz")
+    with pytest.raises(BlobIntegrityError):
+        store.read(blob.sha256)

@@ -252,7 +252,7 @@ class Settings(BaseSettings):
     )
     mixed_precision: bool = Field(
         default=True,
-        description="On CUDA, automatic mixed precision (float16 where safe) in training and inference.",
+        description="On CUDA, mixed precision (float16 where safe) in training; inference stays float32.",
     )
 
     @field_validator("autonomy_error_targets")

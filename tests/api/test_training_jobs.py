@@ -216,3 +216,44 @@ def test_enough_new_verdicts_start_a_job_by_themselves(settings: Settings) -> No
         review(client, nih_rows(20)[6:20])
         jobs = client.get("/api/v1/training-jobs").json()
         assert len(jobs) == 1 and jobs[0]["trigger"] == "automatic" and jobs[0]["status"] == "queued"
+
+
+@pytest.mark.slow
+def test_a_worker_that_lost_its_job_while_stalled_does_not_register_or_promote(
+    manual_client: TestClient,
+) -> None:
+    """A worker paused past the stale-heartbeat limit has its job failed by another; when it resumes,
+    its candidate is neither registered nor promoted and the job keeps the recovery's failure."""
+    client = manual_client
+    state = app_state(client)
+    review(client, nih_rows(240))
+    job = client.post("/api/v1/training-jobs", json={"task": CXR, "parameters": {"epochs": 1}}).json()
+    job_id = uuid.UUID(job["id"])
+    recovered = threading.Event()
+
+    def fail_it_once_training_starts() -> None:
+        # What `recover_abandoned_jobs` does to a job whose heartbeat went stale (here while it runs).
+        for _ in range(600):
+            with transaction(state.session_factory) as session:
+                record = session.get(TrainingJob, job_id)
+                if record is not None and record.status == "running" and record.progress.get("stage"):
+                    session.execute(
+                        update(TrainingJob)
+                        .where(TrainingJob.id == job_id)
+                        .values(status="failed", error="The worker stopped during the job (test).")
+                    )
+                    recovered.set()
+                    return
+            threading.Event().wait(0.1)
+
+    watcher = threading.Thread(target=fail_it_once_training_starts)
+    watcher.start()
+    assert worker_for(client).run_once() == job_id
+    watcher.join()
+    assert recovered.is_set()
+    after = client.get(f"/api/v1/training-jobs/{job['id']}").json()
+    assert after["status"] == "failed" and after["error"] == "The worker stopped during the job (test)."
+    assert after["candidate_version"] is None
+    versions = client.get(f"/api/v1/tasks/{CXR}/models").json()
+    assert [v["id"] for v in versions] == [f"{CXR}.v1"]
+    assert client.get(f"/api/v1/tasks/{CXR}").json()["active_version"] == f"{CXR}.v1"

@@ -126,7 +126,7 @@ def get_prediction_service(
         session,
         state.runtime,
         ingestion,
-        state.settings.heatmaps_dir,
+        state.heatmaps,
         autonomy,
         serving,
         results=_result_outbox(state, session),

@@ -49,6 +49,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "bound), chosen on the gate half of the source test split.",
     )
     train.add_argument("--note", action="append", default=[], help="A note for the model card.")
+    train.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        help="Where to train (default: IMAGING_AI_DEVICE); `cuda` fails clearly without a GPU. Mixed "
+        "precision on CUDA follows IMAGING_AI_MIXED_PRECISION.",
+    )
     train.set_defaults(handler=_train_base)
 
     evaluate = commands.add_parser("evaluate", help="Evaluate a model version on a manifest.")
@@ -100,10 +106,12 @@ def _train_base(args: argparse.Namespace, settings: Settings) -> int:
 
     from imaging_ai.ml.augment import AUGMENTATION_PRESETS
     from imaging_ai.ml.base_training import train_base_version
+    from imaging_ai.ml.device import resolve_device
     from imaging_ai.ml.tasks import TASKS
     from imaging_ai.ml.training import TrainingParams
 
     task = TASKS[args.task]
+    device = resolve_device(args.device or settings.device)
     external = dict(item.split("=", 1) for item in args.external)
     params = TrainingParams(
         architecture=args.architecture,
@@ -124,6 +132,8 @@ def _train_base(args: argparse.Namespace, settings: Settings) -> int:
         external_sets={name: Path(path) for name, path in external.items()},
         notes=args.note,
         served_sensitivity=args.served_sensitivity,
+        device=device,
+        mixed_precision=settings.mixed_precision,
     )
     print(
         json.dumps({"version": stored.version, "path": str(stored.path), "metrics": stored.card["metrics"]})

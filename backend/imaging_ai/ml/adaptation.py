@@ -11,6 +11,7 @@ import torch
 
 from imaging_ai.ml.calibration import fit_temperature
 from imaging_ai.ml.data import ImageSet
+from imaging_ai.ml.device import CPU
 from imaging_ai.ml.loading import LoadedModel
 from imaging_ai.ml.training import EpochRecord, TrainingParams, TrainingResult, predict_logits, train_network
 
@@ -70,7 +71,11 @@ def fine_tune(
     params: AdaptationParams,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    device: torch.device = CPU,
+    mixed_precision: bool = False,
 ) -> AdaptationResult:
+    """Fine-tunes a copy of the parent on ``device`` (see `train_network`); the parent is untouched and
+    the result's network is on the CPU."""
     replay = (
         sample(replay_pool, replay_count(len(site_train), params), params.seed)
         if replay_pool is not None and params.replay_ratio > 0
@@ -99,7 +104,10 @@ def fine_tune(
         else None,
         on_epoch=on_epoch,
         should_stop=should_stop,
+        device=device,
+        mixed_precision=mixed_precision,
     )
+    # Temperature scaling in float32 on the CPU, where the trained network is returned.
     logits = predict_logits(training.network, validation.images, parent.preprocessing)
     temperature = fit_temperature(logits, validation.labels) if len(validation) >= 10 else parent.temperature
     return AdaptationResult(training=training, temperature=temperature, replayed=len(replay) if replay else 0)

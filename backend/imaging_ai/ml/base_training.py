@@ -19,6 +19,7 @@ from imaging_ai.ml.adaptation_data import source_test_halves
 from imaging_ai.ml.architectures import build_network
 from imaging_ai.ml.calibration import fit_temperature
 from imaging_ai.ml.data import load_image_set
+from imaging_ai.ml.device import CPU, describe
 from imaging_ai.ml.evaluation import evaluate_image_set, evaluate_probabilities, served_at_threshold
 from imaging_ai.ml.loading import LoadedModel, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem, group_key, read_manifest, stable_fraction
@@ -76,8 +77,13 @@ def train_base_version(
     test_fraction: float = 0.15,
     notes: Sequence[str] = (),
     served_sensitivity: float | None = None,
+    device: torch.device = CPU,
+    mixed_precision: bool = False,
 ) -> StoredVersion:
-    """``served_sensitivity`` (two-label tasks): give the version an operating point, chosen on the gate
+    """Trains on ``device`` (float16 autocast there when ``mixed_precision`` and it is a GPU); the
+    weights are stored from the CPU, and calibration and metrics are computed in float32.
+
+    ``served_sensitivity`` (two-label tasks): give the version an operating point, chosen on the gate
     half of the source test split so that the sensitivity's 95% lower bound there reaches it, and
     report it served on the report half, which nothing else reads."""
     torch.manual_seed(params.seed)
@@ -116,6 +122,8 @@ def train_base_version(
         num_classes=len(task.labels),
         positive_index=positive,
         on_epoch=report,
+        device=device,
+        mixed_precision=mixed_precision,
     )
 
     val_logits = predict_logits(result.network, validation_set.images, preprocessing)
@@ -147,7 +155,8 @@ def train_base_version(
             "history": [asdict(record) for record in result.history],
             "best_epoch": result.best_epoch,
             "seconds": round(result.seconds, 1),
-            "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU",
+            "hardware": f"{platform.machine()}, {describe(device)}",
+            "mixed_precision": device.type == "cuda" and mixed_precision,
             "torch": torch.__version__,
         },
         "calibration": {
@@ -170,6 +179,7 @@ def train_base_version(
         architecture=params.architecture,
         preprocessing=preprocessing,
         temperature=temperature,
+        device=device,
     )
     metrics: dict[str, Any] = {
         "validation": evaluate_probabilities(

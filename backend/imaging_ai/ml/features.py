@@ -23,6 +23,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from imaging_ai.ml.device import CPU, module_device
+
 PENULTIMATE = "penultimate"
 STAGES = "stages"
 FEATURE_KINDS = (PENULTIMATE, STAGES)
@@ -47,7 +49,17 @@ def stage_features_and_logits(
     The steps are torchvision's own ``forward`` with the stages' outputs read on the way, so the
     logits are bit-for-bit those of ``network(batch)`` (a test holds this), and the last pooled vector
     is the one the classifier reads.
+
+    The batch is moved to the network's device; features and logits come back as float32 CPU tensors
+    (the feature densities and calibration work on them there; on the CPU this moves nothing).
     """
+    pooled, logits = _stage_features_and_logits(network, architecture, batch.to(module_device(network)))
+    return [p.float().to(CPU) for p in pooled], logits.float().to(CPU)
+
+
+def _stage_features_and_logits(
+    network: nn.Module, architecture: str, batch: torch.Tensor
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     pooled: list[torch.Tensor] = []
     if architecture == "mobilenet_v3_small":
         blocks = cast(nn.Sequential, network.features)

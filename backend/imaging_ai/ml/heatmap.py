@@ -9,11 +9,13 @@ import torch
 from PIL import Image
 
 from imaging_ai.ml.architectures import heatmap_layer
+from imaging_ai.ml.device import CPU
 from imaging_ai.ml.loading import LoadedModel
 
 
 def grad_cam(model: LoadedModel, tensor: torch.Tensor, class_index: int) -> np.ndarray:
-    """Class activation map in [0, 1] at the input's resolution, for one (1, S, S) input."""
+    """Class activation map in [0, 1] at the input's resolution, for one (1, S, S) input; computed in
+    float32 on the model's device (no autocast), returned from the CPU."""
     layer = heatmap_layer(model.network, model.architecture)
     captured: dict[str, torch.Tensor] = {}
 
@@ -26,7 +28,7 @@ def grad_cam(model: LoadedModel, tensor: torch.Tensor, class_index: int) -> np.n
         handle = layer.register_forward_hook(keep_activation)
         try:
             with torch.enable_grad():
-                inputs = tensor.unsqueeze(0).clone().requires_grad_(True)
+                inputs = tensor.unsqueeze(0).to(model.device, torch.float32).clone().requires_grad_(True)
                 logits = model.network(inputs)
                 model.network.zero_grad(set_to_none=True)
                 logits[0, class_index].backward()
@@ -39,7 +41,7 @@ def grad_cam(model: LoadedModel, tensor: torch.Tensor, class_index: int) -> np.n
     cam = torch.relu((weights[:, None, None] * activation).sum(dim=0))
     cam = torch.nn.functional.interpolate(
         cam[None, None], size=tensor.shape[-2:], mode="bilinear", align_corners=False
-    )[0, 0]
+    )[0, 0].to(CPU)
     peak = float(cam.max())
     return (cam / peak).numpy() if peak > 0 else np.zeros(tuple(tensor.shape[-2:]), dtype=np.float32)
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from imaging_ai.ml.architectures import build_network
+from imaging_ai.ml.device import CPU, cpu_state_dict
 from imaging_ai.ml.feature_density import FeatureDensity
 from imaging_ai.ml.features import STAGES, feature_dimension, stage_features_and_logits
 from imaging_ai.ml.preprocessing import PreprocessingSpec
@@ -30,6 +31,8 @@ class LoadedModel:
     """Held by code that attaches hooks to the network (heatmaps), which must not interleave."""
     density: FeatureDensity | None = field(default=None, repr=False)
     """The density of the training images' features (out-of-distribution guard, drift scores)."""
+    device: torch.device = CPU
+    """Where the network runs; inputs are moved there and every output comes back to the CPU."""
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -41,7 +44,7 @@ class LoadedModel:
     def predict(self, batch: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities (N, K) for normalised inputs (N, 1, S, S)."""
         with torch.inference_mode():
-            return self.calibrated(self.network(batch))
+            return self.calibrated(self.network(batch.to(self.device)).float().to(CPU))
 
     def predict_scored(self, batch: torch.Tensor) -> torch.Tensor:
         """(N, K + 1 + D) for normalised inputs (N, 1, S, S): the calibrated probabilities, exactly as
@@ -75,7 +78,9 @@ class LoadedModel:
         return torch.cat(outputs) if outputs else torch.empty(0, len(self.labels))
 
 
-def load_model(stored: StoredVersion, *, with_density: bool = True) -> LoadedModel:
+def load_model(
+    stored: StoredVersion, *, with_density: bool = True, device: torch.device = CPU
+) -> LoadedModel:
     """Loads a version, refusing weights (and a feature density) whose SHA-256 does not match the card."""
     density = None
     if with_density and (data := stored.read_verified_extra(FEATURE_DENSITY_FILE)) is not None:
@@ -93,6 +98,7 @@ def load_model(stored: StoredVersion, *, with_density: bool = True) -> LoadedMod
         preprocessing=PreprocessingSpec.from_dict(stored.preprocessing),
         temperature=float(stored.card["calibration"]["temperature"]),
         density=density,
+        device=device,
     )
 
 
@@ -105,11 +111,14 @@ def model_from_weights(
     preprocessing: PreprocessingSpec,
     temperature: float,
     density: FeatureDensity | None = None,
+    device: torch.device = CPU,
 ) -> LoadedModel:
-    """A model from serialised weights: the same bytes a version stores, so the same answers."""
+    """A model from serialised weights: the same bytes a version stores, so the same answers. The
+    weights are read onto the CPU whatever device saved them, then the network is moved to ``device``."""
     network = build_network(architecture, len(task.labels))
     state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     network.load_state_dict(state)
+    network.to(device)
     network.eval()
     return LoadedModel(
         version=version,
@@ -119,10 +128,12 @@ def model_from_weights(
         preprocessing=preprocessing,
         temperature=temperature,
         density=density,
+        device=device,
     )
 
 
 def serialise_weights(network: nn.Module) -> bytes:
+    """The network's weights as stored: always CPU tensors, so a version trained on a GPU loads anywhere."""
     buffer = io.BytesIO()
-    torch.save(network.state_dict(), buffer)
+    torch.save(cpu_state_dict(network), buffer)
     return buffer.getvalue()

@@ -13,13 +13,14 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import torch
 
 from imaging_ai.errors import DomainError
 from imaging_ai.ml.batching import MicroBatcher
+from imaging_ai.ml.device import CPU
 from imaging_ai.ml.loading import LoadedModel, load_model
+from imaging_ai.storage.model_folders import model_folder
 from imaging_ai.storage.model_store import ModelStoreError, read_version
 
 logger = logging.getLogger(__name__)
@@ -31,8 +32,9 @@ class ModelUnavailableError(DomainError):
 
 
 class ModelRuntime:
-    def __init__(self, capacity: int = 6, *, max_batch: int = 8) -> None:
+    def __init__(self, capacity: int = 6, *, max_batch: int = 8, device: torch.device = CPU) -> None:
         self._capacity = capacity
+        self._device = device
         self._max_batch = max_batch
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()
         self._batchers: dict[str, MicroBatcher] = {}
@@ -53,7 +55,7 @@ class ModelRuntime:
                 if version in self._loaded:
                     return self._loaded[version]
             try:
-                model = load_model(read_version(Path(store_path)))
+                model = load_model(read_version(model_folder(store_path)), device=self._device)
             except ModelStoreError as exc:
                 if version not in self._refused:
                     logger.error("model version refused", extra={"version": version, "reason": str(exc)})

@@ -3,7 +3,6 @@ early-stopped on validation AUC, keeping the best epoch's weights."""
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from torch import nn
 
 from imaging_ai.ml.augment import AugmentationSpec, augment
 from imaging_ai.ml.data import ImageSet
+from imaging_ai.ml.device import CPU, autocast_context, clone_state_dict_to_cpu, grad_scaler
 from imaging_ai.ml.metrics import point_metrics
 from imaging_ai.ml.preprocessing import PreprocessingSpec
 
@@ -60,15 +60,21 @@ def class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def predict_logits(
-    network: nn.Module, images: torch.Tensor, preprocessing: PreprocessingSpec, batch_size: int = 128
+    network: nn.Module,
+    images: torch.Tensor,
+    preprocessing: PreprocessingSpec,
+    batch_size: int = 128,
+    *,
+    device: torch.device = CPU,
 ) -> torch.Tensor:
-    """Logits for (N, S, S) [0, 1] images."""
+    """Logits for (N, S, S) [0, 1] images, in float32 on the CPU (calibration and metrics read them),
+    computed on ``device`` (where the network must be)."""
     network.eval()
     outputs = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            batch = images[start : start + batch_size].unsqueeze(1)
-            outputs.append(network((batch - preprocessing.mean) / preprocessing.std))
+            batch = images[start : start + batch_size].unsqueeze(1).to(device)
+            outputs.append(network((batch - preprocessing.mean) / preprocessing.std).float().to(CPU))
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
@@ -83,11 +89,18 @@ def train_network(
     positive_index: int | None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    device: torch.device = CPU,
+    mixed_precision: bool = False,
 ) -> TrainingResult:
+    """Trains on ``device`` (float16 autocast with a loss scaler when ``mixed_precision`` and it is a
+    GPU); the images stay on the CPU and are augmented there, with the same seeded generator whatever
+    the device, one batch at a time moved over. Returns the best epoch's network on the CPU."""
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(params.seed)
     torch.manual_seed(params.seed)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights(train.labels, num_classes))
+    network.to(device)
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights(train.labels, num_classes).to(device))
+    scaler = grad_scaler(device, mixed_precision)
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay
     )
@@ -96,7 +109,7 @@ def train_network(
         optimiser, max_lr=params.learning_rate, total_steps=params.epochs * steps_per_epoch, pct_start=0.2
     )
     history: list[EpochRecord] = []
-    best_auc, best_epoch, best_state = -math.inf, 0, copy.deepcopy(network.state_dict())
+    best_auc, best_epoch, best_state = -math.inf, 0, clone_state_dict_to_cpu(network.state_dict())
     for epoch in range(1, params.epochs + 1):
         epoch_started = time.perf_counter()
         network.train()
@@ -110,17 +123,20 @@ def train_network(
             index = order[start : start + params.batch_size]
             if len(index) < 2:
                 continue  # batch norm needs two samples
-            batch = augment(train.images[index].unsqueeze(1), params.augmentation, generator)
-            logits = network((batch - preprocessing.mean) / preprocessing.std)
-            loss = loss_fn(logits, train.labels[index])
+            batch = augment(train.images[index].unsqueeze(1), params.augmentation, generator).to(device)
+            labels = train.labels[index].to(device)
+            with autocast_context(device, mixed_precision):
+                logits = network((batch - preprocessing.mean) / preprocessing.std)
+                loss = loss_fn(logits.float(), labels)
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
             scheduler.step()
             total_loss += float(loss.item()) * len(index)
             if should_stop is not None and should_stop():
                 raise InterruptedError("training cancelled")
-        val_logits = predict_logits(network, validation.images, preprocessing)
+        val_logits = predict_logits(network, validation.images, preprocessing, device=device)
         val_loss = float(nn.functional.cross_entropy(val_logits, validation.labels).item())
         probabilities = torch.softmax(val_logits, dim=1).numpy()
         metrics = point_metrics(probabilities, validation.labels.numpy(), positive_index)
@@ -137,9 +153,10 @@ def train_network(
             on_epoch(record)
         score = record.val_auc if not np.isnan(record.val_auc) else -record.val_loss
         if score > best_auc:
-            best_auc, best_epoch, best_state = score, epoch, copy.deepcopy(network.state_dict())
+            best_auc, best_epoch, best_state = score, epoch, clone_state_dict_to_cpu(network.state_dict())
         elif epoch - best_epoch >= params.patience:
             break
+    network.to(CPU)
     network.load_state_dict(best_state)
     network.eval()
     return TrainingResult(

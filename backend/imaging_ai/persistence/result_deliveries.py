@@ -55,19 +55,24 @@ class ResultDeliveryRepository:
     def claim_due(self, worker_id: str, now: datetime, until: datetime, limit: int) -> list[uuid.UUID]:
         """Claims up to `limit` pending deliveries whose next attempt is due, for this worker.
 
-        The conditional UPDATE is the lock, as for training jobs: of two workers racing for one row only
-        one changes it (the other's WHERE no longer matches), on SQLite and PostgreSQL. A claim expires
-        at `until`, so a row whose worker died is taken up again.
+        On PostgreSQL the due rows are locked with `SELECT ... FOR UPDATE SKIP LOCKED`, so concurrent
+        workers take disjoint rows without waiting; SQLite has no row locks, and there the conditional
+        UPDATE is the lock, as for training jobs: of two workers racing for one row only one changes it
+        (the other's WHERE no longer matches). The conditional UPDATE guards on both. A claim expires at
+        `until`, so a row whose worker died is taken up again.
         """
         claimable = (
             ResultDelivery.status == DeliveryStatus.pending,
             ResultDelivery.next_attempt_at <= now,
             or_(ResultDelivery.claimed_until.is_(None), ResultDelivery.claimed_until < now),
         )
-        claimed: list[uuid.UUID] = []
-        for delivery_id in self.session.scalars(
+        due = (
             select(ResultDelivery.id).where(*claimable).order_by(ResultDelivery.next_attempt_at).limit(limit)
-        ).all():
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        claimed: list[uuid.UUID] = []
+        for delivery_id in self.session.scalars(due).all():
             result = self.session.execute(
                 update(ResultDelivery)
                 .where(ResultDelivery.id == delivery_id, *claimable)

@@ -72,27 +72,49 @@ class TrainingJobRepository:
     def claim_next(self, worker_id: str, now: datetime) -> TrainingJob | None:
         """Claims the oldest queued job for this worker, or returns None.
 
-        The conditional UPDATE is the lock: of two workers racing for one job, the database lets only
-        one change it from `queued` (the other's WHERE no longer matches), on SQLite and PostgreSQL.
+        On PostgreSQL the oldest queued row not locked by another worker's claim is locked with
+        `SELECT ... FOR UPDATE SKIP LOCKED` and marked running: concurrent workers take different jobs
+        without waiting on each other, and the row lock is held until this transaction commits. SQLite
+        has no row locks (one writer at a time): there the conditional UPDATE is the lock, so of two
+        workers racing for one job only one changes it from `queued` (the other's WHERE no longer
+        matches). Either way a job is claimed once.
         """
+        if self.session.get_bind().dialect.name == "postgresql":
+            return self._claim_locked(worker_id, now)
         for job_id in self.session.scalars(
             select(TrainingJob.id)
             .where(TrainingJob.status == TrainingJobStatus.queued)
             .order_by(TrainingJob.created_at)
             .limit(5)
         ).all():
-            claimed = self.session.execute(
-                update(TrainingJob)
-                .where(TrainingJob.id == job_id, TrainingJob.status == TrainingJobStatus.queued)
-                .values(
-                    status=TrainingJobStatus.running, worker_id=worker_id, started_at=now, heartbeat_at=now
-                )
-            )
-            if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                self.session.flush()
-                job = self.session.get(TrainingJob, job_id, populate_existing=True)
-                return job
+            if self._mark_running(job_id, worker_id, now):
+                return self.session.get(TrainingJob, job_id, populate_existing=True)
         return None
+
+    def _claim_locked(self, worker_id: str, now: datetime) -> TrainingJob | None:
+        job_id = self.session.scalars(
+            select(TrainingJob.id)
+            .where(TrainingJob.status == TrainingJobStatus.queued)
+            .order_by(TrainingJob.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        # The conditional UPDATE stays as a second guard (a row committed as running since the read).
+        if job_id is None or not self._mark_running(job_id, worker_id, now):
+            return None
+        return self.session.get(TrainingJob, job_id, populate_existing=True)
+
+    def _mark_running(self, job_id: uuid.UUID, worker_id: str, now: datetime) -> bool:
+        claimed = self.session.execute(
+            update(TrainingJob)
+            .where(TrainingJob.id == job_id, TrainingJob.status == TrainingJobStatus.queued)
+            .values(status=TrainingJobStatus.running, worker_id=worker_id, started_at=now, heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        self.session.flush()
+        return True
 
     def update_fields(self, job_id: uuid.UUID, **values: Any) -> None:
         """Sets columns of one job without loading it (progress, heartbeats and outcomes from the worker)."""

@@ -34,6 +34,7 @@ from imaging_ai.services.cases.images import IngestionService, PreparedUpload, p
 from imaging_ai.services.models.catalog import UnknownModelVersionError
 from imaging_ai.services.models.serving import ServedOperatingPoint, ServedVersion, ServingService
 from imaging_ai.services.trust.autonomy import AutonomyService
+from imaging_ai.storage.object_store import ObjectStore
 from imaging_ai.vocabulary import PredictionStatus, Routing, UserKind
 
 if TYPE_CHECKING:  # results back to the PACS (issue #16); imported for the annotation only
@@ -124,7 +125,7 @@ class PredictionService:
         session: Session,
         runtime: ModelRuntime,
         ingestion: IngestionService,
-        heatmap_dir: Path,
+        heatmap_dir: Path | ObjectStore,
         autonomy: AutonomyService,
         serving: ServingService,
         results: ResultOutbox | None = None,

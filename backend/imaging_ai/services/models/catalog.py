@@ -21,6 +21,7 @@ from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.models import ModelVersion, OperatingPoint
 from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.models.serving import NoServingVersionError, ServedOperatingPoint, ServingService
+from imaging_ai.storage.model_folders import model_folder
 from imaging_ai.storage.model_store import ModelStoreError, StoredVersion, list_versions, read_version
 from imaging_ai.vocabulary import ModelVersionStatus
 
@@ -196,6 +197,6 @@ class ModelCatalog:
 
 def read_card(version: ModelVersion) -> dict[str, object] | None:
     try:
-        return read_version(Path(version.store_path)).card
+        return read_version(model_folder(version.store_path)).card
     except ModelStoreError:
         return None

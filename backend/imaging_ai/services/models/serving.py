@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from imaging_ai.errors import DomainError
@@ -30,6 +30,7 @@ from imaging_ai.persistence.serving import ServingRepository
 from imaging_ai.services.accounts.identity import Actor, SystemActor
 from imaging_ai.services.training.case_split import is_sequestered_group
 from imaging_ai.services.trust.statistics import wilson
+from imaging_ai.storage.model_folders import model_folder
 from imaging_ai.storage.model_store import ModelStoreError, read_version
 from imaging_ai.vocabulary import ModelVersionStatus, OperatingPointSource, Routing
 
@@ -59,7 +60,7 @@ class ServedOperatingPoint:
 def version_threshold(store_path: str) -> float | None:
     """The threshold on a version's card (chosen on its validation data); versions never change."""
     try:
-        card = read_version(Path(store_path)).card
+        card = read_version(model_folder(store_path)).card
     except ModelStoreError:
         return None
     point = card.get("operating_point")
@@ -130,23 +131,28 @@ class ServingService:
         previous = self.serving.operating_point(task.name, site, version_id)
         before = previous.threshold if previous is not None else None
         interval = wilson(choice.true_positives, choice.positives)
-        row = self.serving.put_operating_point(
-            OperatingPoint(
-                task=task.name,
-                site=site,
-                model_version_id=version_id,
-                threshold=choice.threshold,
-                target_sensitivity=task.target_sensitivity,
-                sensitivity=_finite(choice.sensitivity),
-                sensitivity_low=interval.low,
-                sensitivity_high=interval.high,
-                specificity=_finite(choice.specificity),
-                positives=choice.positives,
-                negatives=choice.negatives,
-                chosen_on=chosen_on,
-                chosen_at=datetime.now(UTC),
-            )
+        values = OperatingPoint(
+            task=task.name,
+            site=site,
+            model_version_id=version_id,
+            threshold=choice.threshold,
+            target_sensitivity=task.target_sensitivity,
+            sensitivity=_finite(choice.sensitivity),
+            sensitivity_low=interval.low,
+            sensitivity_high=interval.high,
+            specificity=_finite(choice.specificity),
+            positives=choice.positives,
+            negatives=choice.negatives,
+            chosen_on=chosen_on,
+            chosen_at=datetime.now(UTC),
         )
+        try:
+            with self.session.begin_nested():
+                row = self.serving.put_operating_point(values)
+        except IntegrityError:
+            # Another process (a verdict through another replica) stored the first threshold of this
+            # (task, site, version) at the same moment: the row exists now, and this choice replaces it.
+            row = self.serving.put_operating_point(values)
         if before is None or abs(before - choice.threshold) > 1e-9:
             record_audit_event(
                 self.session,

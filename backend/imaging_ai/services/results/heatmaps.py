@@ -16,6 +16,7 @@ from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.cases.heatmaps import HeatmapCache
 from imaging_ai.services.cases.images import IngestionService
 from imaging_ai.storage.blob_store import BlobStore
+from imaging_ai.storage.object_store import ObjectStore
 
 
 class HeatmapRenderer:
@@ -27,7 +28,7 @@ class HeatmapRenderer:
         session_factory: sessionmaker[Session],
         runtime: ModelRuntime,
         blob_store: BlobStore,
-        heatmap_dir: Path,
+        heatmap_dir: Path | ObjectStore,
         *,
         max_image_pixels: int,
         pseudonym_key: bytes,

@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.ml.adaptation import AdaptationParams, concatenate, fine_tune
@@ -26,6 +26,7 @@ from imaging_ai.ml.adaptation_data import SITE_THRESHOLD_MIN_CASES, load_plan, p
 from imaging_ai.ml.comparison import Comparison, compare
 from imaging_ai.ml.data import ImageSet, load_image_set
 from imaging_ai.ml.density_fit import candidate_density
+from imaging_ai.ml.device import resolve_device
 from imaging_ai.ml.evaluation import scored_cases, threshold_on
 from imaging_ai.ml.loading import LoadedModel, load_model, model_from_weights, serialise_weights
 from imaging_ai.ml.manifest import ManifestItem
@@ -46,8 +47,9 @@ from imaging_ai.services.training.promotion import PromotionService
 from imaging_ai.services.training.source_data import SourceData, source_data
 from imaging_ai.services.training.version_card import CardInputs, adapted_version_card
 from imaging_ai.settings import Settings
-from imaging_ai.storage.blob_store import BlobStore
-from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, StoredVersion, read_version, write_version
+from imaging_ai.storage.blob_store import BlobStore, blob_store_from
+from imaging_ai.storage.model_folders import ModelFolders, model_folder
+from imaging_ai.storage.model_store import FEATURE_DENSITY_FILE, StoredVersion, read_version
 from imaging_ai.vocabulary import ModelVersionStatus, PromotionDecision, TrainingJobStatus
 
 logger = logging.getLogger(__name__)
@@ -62,6 +64,11 @@ class JobCancelled(Exception):
 
 class JobRefused(Exception):
     """The job cannot produce a candidate (for example too few verified cases); says why."""
+
+
+class JobLost(Exception):
+    """The job is no longer this runner's: another worker found its heartbeat stale (a paused machine)
+    and failed it. Its candidate is neither registered nor promoted; the job keeps that failure."""
 
 
 class SourceDataCache:
@@ -121,7 +128,7 @@ def _site_of(case: VerifiedCase) -> str:
 def _case_items(cases: Sequence[VerifiedCase], store: BlobStore) -> list[ManifestItem]:
     return [
         ManifestItem(
-            path=store.path_for(case.content_sha256),
+            path=store.local_path(case.content_sha256),
             label=case.label,
             site=_site_of(case),
             split="verified",
@@ -137,7 +144,9 @@ class AdaptationJobRunner:
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
-        self.store = BlobStore(settings.images_dir)
+        # Fine-tuning and the gate's scoring run here (a GPU when there is one and the setting allows).
+        self.device = resolve_device(settings.device)
+        self.store = blob_store_from(settings)
         self.cache = cache
         self.policy = GatePolicy(
             noninferiority_margin=settings.gate_noninferiority_margin,
@@ -169,6 +178,8 @@ class AdaptationJobRunner:
         started = time.perf_counter()
         try:
             self._run(job_id, started)
+        except JobLost:
+            logger.warning("training job lost to another worker", extra={"job_id": str(job_id)})
         except JobCancelled:
             self._update(
                 job_id,
@@ -257,7 +268,7 @@ class AdaptationJobRunner:
         refused = refusal(items)
         if refused is not None:
             raise JobRefused(refused)
-        parent = load_model(_stored(inputs.parent.store_path))
+        parent = load_model(_stored(inputs.parent.store_path), device=self.device)
         size = parent.preprocessing.input_size
         plan = plan_adaptation(items, inputs.source.train if inputs.source else None, params)
         window = parent.preprocessing.modality_window
@@ -285,6 +296,8 @@ class AdaptationJobRunner:
             params=params,
             on_epoch=on_epoch,
             should_stop=should_stop,
+            device=self.device,
+            mixed_precision=self.settings.mixed_precision,
         )
         self._progress(job_id, {"stage": "evaluating"})
         weights = serialise_weights(result.training.network)
@@ -297,6 +310,7 @@ class AdaptationJobRunner:
             architecture=parent.architecture,
             preprocessing=parent.preprocessing,
             temperature=result.temperature,
+            device=self.device,
         )
         version_threshold = threshold_on(candidate, data.validation, minimum_per_label=1)
         site_threshold = (
@@ -330,8 +344,7 @@ class AdaptationJobRunner:
             concatenate(data.site_train, data.replay).images if data.replay else data.site_train.images,
             data.validation.images,
         )
-        stored = write_version(
-            self.settings.trained_models_dir,
+        stored, store_path = ModelFolders(self.settings).write_trained_version(
             version=name,
             task=task.name,
             weights=weights,
@@ -340,7 +353,7 @@ class AdaptationJobRunner:
             extras={FEATURE_DENSITY_FILE: density.to_bytes()} if density is not None else None,
         )
         self._register(
-            job_id, stored.path, stored.weights_sha256, name, inputs, decision, site_threshold, started
+            job_id, store_path, stored.weights_sha256, name, inputs, decision, site_threshold, started
         )
 
     # --- the gate's evidence ---------------------------------------------------------------------------
@@ -357,7 +370,7 @@ class AdaptationJobRunner:
         default = (
             parent
             if inputs.default.version_id == parent.version
-            else load_model(_stored(inputs.default.store_path))
+            else load_model(_stored(inputs.default.store_path), device=self.device)
         )
         own = version_threshold.threshold if version_threshold else None
         at_site = site_threshold.threshold if site_threshold else own
@@ -411,7 +424,7 @@ class AdaptationJobRunner:
             )
             source_gate = pair("source gate half", gate_images, default, inputs.default.threshold, own)
             if inputs.root is not None:
-                root = load_model(_stored(inputs.root.store_path))
+                root = load_model(_stored(inputs.root.store_path), device=self.device)
                 others.append(
                     pair("source gate half (base version)", gate_images, root, inputs.root.threshold, own)
                 )
@@ -430,7 +443,7 @@ class AdaptationJobRunner:
     def _register(
         self,
         job_id: uuid.UUID,
-        path: Path,
+        store_path: str,
         sha256: str,
         name: str,
         inputs: JobInputs,
@@ -440,13 +453,23 @@ class AdaptationJobRunner:
     ) -> None:
         task = inputs.task
         with transaction(self.session_factory) as session:
+            # Still ours? A worker stalled past the stale-heartbeat limit has had its job failed by
+            # another; it must not promote afterwards. The conditional update also locks the row until
+            # commit, so a recovery racing with this step waits and then finds the job finished.
+            still_running = session.execute(
+                update(TrainingJob)
+                .where(TrainingJob.id == job_id, TrainingJob.status == TrainingJobStatus.running)
+                .values(heartbeat_at=datetime.now(UTC))
+            )
+            if still_running.rowcount != 1:  # type: ignore[attr-defined]
+                raise JobLost(f"training job {job_id} was failed by another worker while it ran")
             ModelVersionRepository(session).add(
                 ModelVersion(
                     id=name,
                     task=task.name,
                     status=ModelVersionStatus.candidate,
                     parent_id=inputs.parent.version_id,
-                    store_path=str(path),
+                    store_path=store_path,
                     weights_sha256=sha256,
                 )
             )
@@ -501,7 +524,7 @@ def _root(session: Session, version: ModelVersion) -> Served | None:
 
 
 def _stored(store_path: str) -> StoredVersion:
-    return read_version(Path(store_path))
+    return read_version(model_folder(store_path))
 
 
 def _gate_summary(decision: GateDecision) -> dict[str, Any]:

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from imaging_ai.ml.device import resolve_device
 from imaging_ai.ml.runtime import ModelRuntime
 from imaging_ai.persistence.model_versions import ModelVersionRepository
 from imaging_ai.persistence.training_jobs import TrainingJobRepository
 from imaging_ai.persistence.unit_of_work import transaction
+from imaging_ai.services.cases.heatmaps import heatmap_store_from
 from imaging_ai.services.cases.images import IngestionService
 from imaging_ai.services.cases.learning_queue import LearningQueue
 from imaging_ai.services.results.heatmaps import HeatmapRenderer
@@ -29,13 +31,18 @@ from imaging_ai.services.results.outbox import DeliveryPolicy
 from imaging_ai.services.results.sender import ResultSender
 from imaging_ai.services.training.adaptation_job import AdaptationJobRunner, SourceDataCache
 from imaging_ai.settings import Settings
-from imaging_ai.storage.blob_store import BlobStore
+from imaging_ai.storage.blob_store import blob_store_from
+from imaging_ai.storage.model_folders import ModelFolders, configure_model_folders
 from imaging_ai.storage.model_store import ModelStoreError, list_versions, remove_partial_versions
 from imaging_ai.vocabulary import TrainingJobStatus
 
 logger = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(seconds=30)
+"""A running job whose heartbeat (every 5 s) is older than this is abandoned: its worker died (SIGKILL,
+OOM, a lost host). It is failed, not requeued: a job that killed its worker could kill the next one, and
+a new job is one request away; the serving versions were never touched (a job changes them only in its
+last transaction, with the candidate registered)."""
 
 
 def default_worker_id() -> str:
@@ -50,9 +57,10 @@ class Worker:
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.runner = AdaptationJobRunner(session_factory, settings, SourceDataCache())
-        self.blob_store = BlobStore(settings.images_dir)
+        configure_model_folders(settings)
+        self.blob_store = blob_store_from(settings)
         # One version at a time on one core: re-scoring is background work beside training.
-        self.runtime = ModelRuntime(2, max_batch=1)
+        self.runtime = ModelRuntime(2, max_batch=1, device=resolve_device(settings.device))
         # Results back to the PACS (issue #16): sent between job polls, when a destination is set.
         self.results: ResultSender | None = None
         if settings.results_destination_url:
@@ -60,7 +68,7 @@ class Worker:
                 session_factory,
                 self.runtime,
                 self.blob_store,
-                settings.heatmaps_dir,
+                heatmap_store_from(settings),
                 max_image_pixels=settings.max_image_pixels,
                 pseudonym_key=settings.pseudonym_key_bytes,
             )
@@ -134,6 +142,9 @@ class Worker:
         wanted = {str(job_id) for job_id in job_ids}
         if not wanted:
             return
+        ModelFolders(self.settings).remove_remote_versions(
+            lambda card: card.get("training_job") in wanted and card.get("version") not in registered
+        )
         try:
             versions = list_versions(self.settings.trained_models_dir)
         except ModelStoreError:
