@@ -22,6 +22,13 @@ from imaging_ai.ml.manifest import ManifestItem
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("IMAGING_AI_DATASETS_DIR", ROOT.parent / "shared" / "datasets"))
+CR_DICOM_SAMPLE = (
+    DATASETS
+    / "dicom-samples"
+    / "cr_chest"
+    / ("siim_1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm")
+)
+"""A real 127 kB chest radiograph (DICOM): the sample of the receiving and storage benchmarks."""
 
 
 BENCH_USER = "bench.admin"

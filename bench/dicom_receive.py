@@ -27,15 +27,18 @@ import pydicom
 from pydicom.uid import generate_uid
 from pynetdicom import AE
 
-from bench.common import DATASETS, ROOT, free_port, report, running_server, signed_in_client, summary_ms
+from bench.common import (
+    CR_DICOM_SAMPLE,
+    ROOT,
+    free_port,
+    report,
+    running_server,
+    signed_in_client,
+    summary_ms,
+)
 
 TASK = "chest-xray-pneumonia"
-SAMPLE = (
-    DATASETS
-    / "dicom-samples"
-    / "cr_chest"
-    / "siim_1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
-)
+SAMPLE = CR_DICOM_SAMPLE
 CALLER = "BENCH"
 BOUNDARY = "bench-dicom-receive"
 

@@ -27,17 +27,12 @@ import pydicom
 from pydicom.uid import generate_uid
 from tests.storage.seaweed import seaweed_server
 
-from bench.common import DATASETS, report, running_server, signed_in_client, summary_ms
+from bench.common import CR_DICOM_SAMPLE, report, running_server, signed_in_client, summary_ms
 from imaging_ai.storage.blob_store import BlobStore
 from imaging_ai.storage.object_store import S3ObjectStore
 
 TASK = "chest-xray-pneumonia"
-SAMPLE = (
-    DATASETS
-    / "dicom-samples"
-    / "cr_chest"
-    / "siim_1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819.dcm"
-)
+SAMPLE = CR_DICOM_SAMPLE
 BUCKET = "imaging-ai-bench"
 
 
