@@ -52,6 +52,14 @@ class ResultDeliveryRepository:
         ).all()
         return rows, total
 
+    def rearm(self, delivery: ResultDelivery, now: datetime) -> None:
+        """Due again at once with a fresh count of attempts (a changed result, or an admin's retry)."""
+        delivery.status = DeliveryStatus.pending
+        delivery.attempts = 0
+        delivery.last_error = None
+        delivery.next_attempt_at = now
+        self.session.flush()
+
     def claim_due(self, worker_id: str, now: datetime, until: datetime, limit: int) -> list[uuid.UUID]:
         """Claims up to `limit` pending deliveries whose next attempt is due, for this worker.
 

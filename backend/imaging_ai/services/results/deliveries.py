@@ -57,10 +57,7 @@ class DeliveryService:
                 "Only a failed delivery can be retried; a pending one is retried by itself.",
                 details={"delivery_id": str(delivery_id), "status": delivery.status},
             )
-        delivery.status = DeliveryStatus.pending
-        delivery.attempts = 0
-        delivery.next_attempt_at = datetime.now(UTC)
-        self.session.flush()
+        self.deliveries.rearm(delivery, datetime.now(UTC))
         record_audit_event(
             self.session,
             actor,

@@ -110,11 +110,10 @@ class ResultOutbox:
         # Already queued: it sends the prediction's state at sending time. Already sent or failed: the
         # result changed (final now, or corrected), so it is due again, with a fresh count of attempts.
         if existing.status != DeliveryStatus.pending:
-            existing.status = DeliveryStatus.pending
-            existing.attempts = 0
-            existing.last_error = None
-        existing.next_attempt_at = now
-        self.session.flush()
+            self.deliveries.rearm(existing, now)
+        else:
+            existing.next_attempt_at = now
+            self.session.flush()
         return existing
 
 

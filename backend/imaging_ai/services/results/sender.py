@@ -32,10 +32,6 @@ HeatmapSource = Callable[[uuid.UUID], bytes]
 Store = Callable[[str, Sequence[Dataset]], list[str]]
 
 
-def _store(url: str, datasets: Sequence[Dataset]) -> list[str]:
-    return store_instances(url, datasets)
-
-
 class ResultSender:
     def __init__(
         self,
@@ -44,7 +40,7 @@ class ResultSender:
         heatmaps: HeatmapSource,
         worker_id: str,
         *,
-        store: Store = _store,
+        store: Store = store_instances,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.session_factory = session_factory
