@@ -15,13 +15,16 @@ from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.accounts.authentication import Authenticator, LoginPolicy, SignInService
 from imaging_ai.services.accounts.users import AccountService
 from imaging_ai.services.audit import AuditLog
+from imaging_ai.services.cases.dicom_intake import DicomIntake
 from imaging_ai.services.cases.feedback import FeedbackService
 from imaging_ai.services.cases.images import IngestionService
 from imaging_ai.services.cases.learning_queue import LearningQueue
 from imaging_ai.services.cases.predictions import PredictionService
+from imaging_ai.services.cases.studies import Studies
 from imaging_ai.services.cases.worklist import Worklist
 from imaging_ai.services.models.catalog import ModelCatalog
 from imaging_ai.services.models.serving import ServingService
+from imaging_ai.services.results.deliveries import DeliveryService
 from imaging_ai.services.results.outbox import DeliveryPolicy, ResultOutbox
 from imaging_ai.services.training.jobs import TrainingJobService
 from imaging_ai.services.training.promotion import PromotionService
@@ -223,3 +226,29 @@ def case_services(state: AppState) -> Callable[[Session], tuple[IngestionService
         return ingestion, get_prediction_service(state, session, ingestion, autonomy, serving)
 
     return build
+
+
+def dicom_intake(state: AppState) -> DicomIntake:
+    """The intake of DICOM instances (STOW-RS, the pull from a PACS, the DICOM listener)."""
+    return DicomIntake(state.session_factory, case_services(state))
+
+
+def get_dicom_intake(state: StateDep) -> DicomIntake:
+    return dicom_intake(state)
+
+
+DicomIntakeDep = Annotated[DicomIntake, Depends(get_dicom_intake)]
+
+
+def get_studies(session: SessionDep) -> Studies:
+    return Studies(session)
+
+
+StudiesDep = Annotated[Studies, Depends(get_studies)]
+
+
+def get_delivery_service(session: SessionDep) -> DeliveryService:
+    return DeliveryService(session)
+
+
+DeliveryServiceDep = Annotated[DeliveryService, Depends(get_delivery_service)]

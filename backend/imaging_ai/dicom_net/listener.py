@@ -22,7 +22,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from imaging_ai.api.deps import case_services
+from imaging_ai.api.deps import dicom_intake
 from imaging_ai.api.state import AppState
 from imaging_ai.services.cases.dicom_intake import DicomIntake, InstanceOutcome, IntakeRoute
 from imaging_ai.settings import DicomCaller
@@ -207,15 +207,15 @@ class DicomListener:
             return _status(STATUS_CANNOT_UNDERSTAND, "calling_ae_not_allowed")
         try:
             data = event.encoded_dataset(include_meta=True)
-            outcome = self.intake.receive(data, IntakeRoute(site=caller.site, task=caller.task))
-        except Exception as exc:  # a failure on our side must still answer the C-STORE
-            # The type only: a message or traceback could quote the dataset.
+        except Exception as exc:  # pynetdicom could not give the dataset back: still answer the C-STORE
             logger.error(
                 "dicom instance failed", extra={"code": "internal_error", "error_type": type(exc).__name__}
             )
             with self.counts.lock:
                 self.counts.refused += 1
             return _status(STATUS_OUT_OF_RESOURCES, "internal_error")
+        # Never raises: a failure on our side comes back as an outcome with status 500.
+        outcome = self.intake.receive(data, IntakeRoute(site=caller.site, task=caller.task))
         self.counts.count(outcome)
         if outcome.accepted:
             return _status(STATUS_SUCCESS)
@@ -244,7 +244,7 @@ def quiet_pynetdicom() -> None:
 def listener_for(state: AppState, *, port: int | None = None) -> DicomListener:
     """The listener of the settings (`dicom_*`), receiving through the same services as the API."""
     settings = state.settings
-    intake = DicomIntake(state.session_factory, case_services(state))
+    intake = dicom_intake(state)
     return DicomListener(
         intake,
         ae_title=settings.dicom_ae_title,

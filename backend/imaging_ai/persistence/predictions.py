@@ -48,6 +48,15 @@ class PredictionRepository:
         self.session.flush()
         return prediction
 
+    def first_for_image(self, image_id: uuid.UUID, task: str) -> Prediction | None:
+        """The first prediction made for an image and task (an instance sent again is answered by it)."""
+        return self.session.scalars(
+            select(Prediction)
+            .where(Prediction.image_id == image_id, Prediction.task == task)
+            .order_by(Prediction.created_at)
+            .limit(1)
+        ).first()
+
     def page(self, filters: PredictionFilter, *, limit: int, offset: int) -> tuple[Sequence[Prediction], int]:
         conditions = self._conditions(filters)
         total = self.session.scalar(select(func.count()).select_from(Prediction).where(*conditions)) or 0

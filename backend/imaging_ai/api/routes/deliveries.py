@@ -5,22 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from imaging_ai.api.deps import SessionDep
+from imaging_ai.api.deps import DeliveryServiceDep
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.deliveries import DeliveryPage, DeliveryPublic
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.vocabulary import DeliveryStatus
 from imaging_ai.api.security import CanRead, IsAdmin
-from imaging_ai.services.results.deliveries import DeliveryService
-
-
-def get_delivery_service(session: SessionDep) -> DeliveryService:
-    return DeliveryService(session)
-
-
-DeliveryServiceDep = Annotated[DeliveryService, Depends(get_delivery_service)]
 
 router = APIRouter(prefix="/api/v1", tags=["deliveries"])
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from imaging_ai.api.deps import StateDep, case_services
+from imaging_ai.api.deps import DicomIntakeDep
+from imaging_ai.api.multipart import MultipartError, multipart_parts, parse_content_type
 from imaging_ai.api.schemas.dicomweb import (
     DICOM_JSON,
     MULTIPART_DICOM,
     STOW_RESPONSE_EXAMPLE,
-    MultipartError,
-    multipart_parts,
-    parse_content_type,
     stow_response,
 )
 from imaging_ai.api.schemas.errors import error_responses
@@ -94,11 +92,6 @@ class InvalidMultipartError(DomainError):
     code = "invalid_multipart"
 
 
-def get_intake(state: StateDep) -> DicomIntake:
-    return DicomIntake(state.session_factory, case_services(state))
-
-
-IntakeDep = Annotated[DicomIntake, Depends(get_intake)]
 SiteQuery = Annotated[
     Text | None,
     Query(
@@ -124,7 +117,7 @@ TaskQuery = Annotated[
     openapi_extra=_OPENAPI_EXTRA,
 )
 async def store_instances(
-    request: Request, intake: IntakeDep, site: SiteQuery = None, task: TaskQuery = None
+    request: Request, intake: DicomIntakeDep, site: SiteQuery = None, task: TaskQuery = None
 ) -> Response:
     return await _store(request, intake, IntakeRoute(site=site, task=task), study=None)
 
@@ -141,7 +134,7 @@ async def store_instances(
 )
 async def store_study_instances(
     request: Request,
-    intake: IntakeDep,
+    intake: DicomIntakeDep,
     study: Annotated[
         str, Path(max_length=64, pattern=UID_PATTERN, description="The Study Instance UID, as sent.")
     ],

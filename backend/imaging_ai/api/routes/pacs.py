@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from imaging_ai.api.deps import SettingsDep, StateDep, case_services
+from imaging_ai.api.deps import DicomIntakeDep, SettingsDep
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.pacs import PacsImportRequest, PacsImportResult
 from imaging_ai.api.security import requires
 from imaging_ai.services.accounts.identity import Permission
-from imaging_ai.services.cases.dicom_intake import DicomIntake
 from imaging_ai.services.cases.pacs_import import PacsImporter
 
 router = APIRouter(prefix="/api/v1/pacs", tags=["pacs"])
@@ -31,9 +30,9 @@ router = APIRouter(prefix="/api/v1/pacs", tags=["pacs"])
     ),
     responses=error_responses(404, 409, 422, 502),
 )
-def import_study(body: PacsImportRequest, state: StateDep, settings: SettingsDep) -> PacsImportResult:
+def import_study(body: PacsImportRequest, intake: DicomIntakeDep, settings: SettingsDep) -> PacsImportResult:
     importer = PacsImporter(
-        DicomIntake(state.session_factory, case_services(state)),
+        intake,
         settings.dicomweb_source_url,
         source_site=settings.dicomweb_source_site,
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from imaging_ai.api.deps import SessionDep
+from imaging_ai.api.deps import StudiesDep
 from imaging_ai.api.paging import Offset
 from imaging_ai.api.schemas.errors import error_responses
 from imaging_ai.api.schemas.studies import SeriesDetail, SeriesSummary, StudyDetail, StudyPage, StudySummary
 from imaging_ai.api.schemas.text import Text
 from imaging_ai.api.security import CanRead
-from imaging_ai.services.cases.studies import SERIES_RULE, Studies
+from imaging_ai.services.cases.studies import SERIES_RULE
 
 studies_router = APIRouter(prefix="/api/v1/studies", tags=["studies"])
 series_router = APIRouter(prefix="/api/v1/series", tags=["studies"])
@@ -21,13 +21,6 @@ UidPath = Annotated[
     str,
     Path(max_length=64, pattern=r"^[0-9]+(\.[0-9]+)*$", description="A pseudonymised UID as stored."),
 ]
-
-
-def get_studies(session: SessionDep) -> Studies:
-    return Studies(session)
-
-
-StudiesDep = Annotated[Studies, Depends(get_studies)]
 
 
 @studies_router.get(

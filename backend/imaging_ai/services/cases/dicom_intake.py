@@ -8,19 +8,20 @@ without one, from the instance's modality and body part, and an instance no task
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import pydicom
+from pydicom.errors import InvalidDicomError
 from sqlalchemy.orm import Session, sessionmaker
 
 from imaging_ai.errors import DomainError
-from imaging_ai.imaging import ImageError
-from imaging_ai.imaging.dicom_read import read_dicom
 from imaging_ai.ml.tasks import TASKS
-from imaging_ai.persistence.models import Prediction
+from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.unit_of_work import transaction
 from imaging_ai.services.cases.images import IngestionService
 from imaging_ai.services.cases.predictions import PredictionRequest, PredictionService
@@ -93,8 +94,10 @@ class DicomIntake:
         self.services = services
 
     def receive(self, data: bytes, route: IntakeRoute) -> InstanceOutcome:
-        """Ingest and predict one instance; every failure becomes the outcome's error, never an exception."""
-        sop_class, sop_instance = _sender_uids(data)
+        """Ingest and predict one instance; every failure becomes the outcome's error, never an exception
+        (a failure on our side is `internal_error`, status 500: a retry may cure it)."""
+        sender = sender_identity(data)
+        sop_class, sop_instance = sender.sop_class_uid, sender.sop_instance_uid
         try:
             with transaction(self.session_factory) as session:
                 return self._receive(session, data, route, sop_class, sop_instance)
@@ -106,6 +109,18 @@ class DicomIntake:
                 error_code=exc.code,
                 error_message=exc.message,
                 error_status=exc.status_code,
+            )
+        except Exception as exc:
+            # The type only: a message or traceback could quote the dataset.
+            logger.error(
+                "dicom instance failed", extra={"code": "internal_error", "error_type": type(exc).__name__}
+            )
+            return InstanceOutcome(
+                sop_class_uid=sop_class,
+                sop_instance_uid=sop_instance,
+                error_code="internal_error",
+                error_message="The instance could not be processed.",
+                error_status=500,
             )
 
     def _receive(
@@ -129,7 +144,9 @@ class DicomIntake:
                     details={"modality": meta.modality, "body_part": meta.body_part},
                 )
             stored = ingestion.stored_copy(upload)
-            earlier = _earlier_prediction(session, stored.id, task) if stored is not None else None
+            earlier = (
+                PredictionRepository(session).first_for_image(stored.id, task) if stored is not None else None
+            )
             if stored is not None and earlier is not None:
                 # The same instance sent again (a retried association, a re-sent study): the earlier
                 # answer stands; a second prediction would put the case twice on the worklist.
@@ -140,23 +157,37 @@ class DicomIntake:
         )
 
 
-def _earlier_prediction(session: Session, image_id: uuid.UUID, task: str) -> Prediction | None:
-    return session.scalars(
-        select(Prediction)
-        .where(Prediction.image_id == image_id, Prediction.task == task)
-        .order_by(Prediction.created_at)
-        .limit(1)
-    ).first()
+@dataclass(frozen=True)
+class SenderIdentity:
+    """The UIDs an instance carries as sent (for the reply to its sender; never stored or logged)."""
+
+    sop_class_uid: str | None
+    sop_instance_uid: str | None
+    study_instance_uid: str | None
 
 
-def _sender_uids(data: bytes) -> tuple[str | None, str | None]:
-    """The SOP Class and Instance UIDs as the sender wrote them (a STOW-RS or C-STORE reply names
-    them); None when the bytes are not DICOM."""
+def sender_identity(data: bytes) -> SenderIdentity:
+    """Read leniently, headers only: a file cut short in its pixel data still names itself, so its
+    sender can tell which instance was refused. All None when the bytes are not DICOM."""
     try:
-        dataset = read_dicom(data)
-    except ImageError:
-        return None, None
+        with warnings.catch_warnings():  # a truncated file is expected here; its refusal says so
+            warnings.simplefilter("ignore")
+            dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    except (InvalidDicomError, ValueError, EOFError, OSError, KeyError, TypeError, AttributeError):
+        return SenderIdentity(None, None, None)
     meta = getattr(dataset, "file_meta", None)
-    sop_class = dataset.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID") if meta else None)
-    sop_instance = dataset.get("SOPInstanceUID") or (meta.get("MediaStorageSOPInstanceUID") if meta else None)
-    return (str(sop_class) if sop_class else None), (str(sop_instance) if sop_instance else None)
+
+    def text(name: str, meta_name: str | None = None) -> str | None:
+        value = dataset.get(name)
+        if not value and meta is not None and meta_name:
+            value = meta.get(meta_name)
+        return str(value) if value else None
+
+    try:
+        return SenderIdentity(
+            text("SOPClassUID", "MediaStorageSOPClassUID"),
+            text("SOPInstanceUID", "MediaStorageSOPInstanceUID"),
+            text("StudyInstanceUID"),
+        )
+    except Exception:  # a header that parses but whose values do not
+        return SenderIdentity(None, None, None)

@@ -7,21 +7,18 @@ series by WADO-RS (streamed: one instance in memory at a time).
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import pydicom
 import requests
 from dicomweb_client import DICOMwebClient
-from pydicom.errors import InvalidDicomError
 
-from imaging_ai.errors import DomainError, NotFoundError
-from imaging_ai.services.cases.dicom_intake import DicomIntake, InstanceOutcome, IntakeRoute
+from imaging_ai.errors import DomainError
+from imaging_ai.services.cases.dicom_intake import DicomIntake, InstanceOutcome, IntakeRoute, sender_identity
+from imaging_ai.services.cases.studies import StudyNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -50,45 +47,6 @@ class PacsError(DomainError):
     code = "pacs_error"
 
 
-class StudyNotFoundError(NotFoundError):
-    code = "study_not_found"
-
-
-@dataclass(frozen=True)
-class SenderIdentity:
-    """The UIDs an instance carries as sent (for the reply to its sender; never stored or logged)."""
-
-    sop_class_uid: str | None
-    sop_instance_uid: str | None
-    study_instance_uid: str | None
-
-
-def sender_identity(data: bytes) -> SenderIdentity:
-    """Read leniently, headers only: a file cut short in its pixel data still names itself."""
-    try:
-        with warnings.catch_warnings():  # a truncated file is expected here; its refusal says so
-            warnings.simplefilter("ignore")
-            dataset = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-    except (InvalidDicomError, ValueError, EOFError, OSError, KeyError, TypeError, AttributeError):
-        return SenderIdentity(None, None, None)
-    meta = getattr(dataset, "file_meta", None)
-
-    def text(name: str, meta_name: str | None = None) -> str | None:
-        value = dataset.get(name)
-        if not value and meta is not None and meta_name:
-            value = meta.get(meta_name)
-        return str(value) if value else None
-
-    try:
-        return SenderIdentity(
-            text("SOPClassUID", "MediaStorageSOPClassUID"),
-            text("SOPInstanceUID", "MediaStorageSOPInstanceUID"),
-            text("StudyInstanceUID"),
-        )
-    except Exception:  # a header that parses but whose values do not
-        return SenderIdentity(None, None, None)
-
-
 def receive_instances(
     intake: DicomIntake,
     instances: Iterable[bytes],
@@ -100,8 +58,8 @@ def receive_instances(
     (`study_mismatch`) without being ingested. Outcomes in the order of the instances."""
     outcomes = []
     for data in instances:
-        sender = sender_identity(data)
-        if study_instance_uid is not None and sender.study_instance_uid not in (None, study_instance_uid):
+        sender = sender_identity(data) if study_instance_uid is not None else None
+        if sender is not None and sender.study_instance_uid not in (None, study_instance_uid):
             outcome = InstanceOutcome(
                 sender.sop_class_uid,
                 sender.sop_instance_uid,
@@ -110,25 +68,7 @@ def receive_instances(
                 error_status=StudyMismatchError.status_code,
             )
         else:
-            try:
-                outcome = intake.receive(data, route)
-            except Exception as exc:  # a failure on our side: this instance fails, the others go on
-                logger.error(
-                    "dicom instance failed",
-                    extra={"code": "internal_error", "error_type": type(exc).__name__},
-                )
-                outcome = InstanceOutcome(
-                    sender.sop_class_uid,
-                    sender.sop_instance_uid,
-                    error_code="internal_error",
-                    error_message="The instance could not be processed.",
-                    error_status=500,
-                )
-            if outcome.sop_instance_uid is None and sender.sop_instance_uid is not None:
-                # Refused as unreadable, yet its header names it: the sender can tell which one failed.
-                outcome = dataclasses.replace(
-                    outcome, sop_class_uid=sender.sop_class_uid, sop_instance_uid=sender.sop_instance_uid
-                )
+            outcome = intake.receive(data, route)
         outcomes.append(outcome)
     refused = sum(1 for outcome in outcomes if not outcome.accepted)
     logger.info("dicom instances received", extra={"instances": len(outcomes), "refused": refused})

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from imaging_ai.ml.tasks import get_task
-from imaging_ai.persistence.models import Image, Prediction
+from imaging_ai.persistence.images import ImageRepository
+from imaging_ai.persistence.models import Prediction
 from imaging_ai.persistence.predictions import PredictionRepository
 from imaging_ai.persistence.reviews import reviewed_predictions
 from imaging_ai.services.models.serving import NoServingVersionError, ServingService
@@ -74,9 +74,7 @@ class Worklist:
 
     def _one_per_study(self, items: list[WorklistItem]) -> list[WorklistItem]:
         """The first (highest-priority) item of each (study, task), counting the study's cases."""
-        image_ids = {item.prediction.image_id for item in items}
-        query = select(Image.id, Image.study_instance_uid).where(Image.id.in_(image_ids))
-        studies = {image: study for image, study in self.session.execute(query)} if image_ids else {}
+        studies = ImageRepository(self.session).study_uids({item.prediction.image_id for item in items})
         keys = [
             (study, item.prediction.task) if (study := studies.get(item.prediction.image_id)) else None
             for item in items
